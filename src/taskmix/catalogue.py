@@ -1,0 +1,87 @@
+"""The catalogue of named tasks.
+
+A task name is either flat (``sst2``, ``subj``, ``ade``: the ``classic`` family) or
+``<family>/<rest>`` (``tweeteval/hate``, ``bigbench/list_functions/c001``,
+``bbh/navigate``, ``niv2/task363_sst2_polarity_classification``, ``p3/...``).
+
+Each family is one loader module (listed explicitly in :data:`FAMILIES`, imported
+lazily) that implements::
+
+    task_names(root: Path) -> list[str]     # every full task name it serves
+    load(name: str, root: Path) -> Task     # one task, with fixed seeded splits
+
+``root`` is the verified data folder (see :mod:`taskmix.data.sources`), laid out like
+the upstream mirror. Loaders never touch the network.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+
+from .errors import TaskmixError
+from .records import Task
+
+# family -> loader module
+FAMILIES: dict[str, str] = {
+    "classic": "taskmix.loaders.classic",
+    "tweeteval": "taskmix.loaders.tweeteval",
+    "bigbench": "taskmix.loaders.bigbench",
+    "bbh": "taskmix.loaders.bbh",
+    "niv2": "taskmix.loaders.niv2",
+    "p3": "taskmix.loaders.promptsource",
+}
+
+
+def family_of(name: str) -> str:
+    head, sep, _ = name.partition("/")
+    return head if sep else "classic"
+
+
+def _module(family: str) -> ModuleType:
+    if family not in FAMILIES:
+        raise TaskmixError(f"unknown task family {family!r} (known: {', '.join(FAMILIES)})")
+    return importlib.import_module(FAMILIES[family])
+
+
+def default_root() -> Path:
+    from .data.sources import data_root
+
+    return data_root()
+
+
+@lru_cache(maxsize=None)
+def _names(family: str, root: Path) -> tuple[str, ...]:
+    return tuple(_module(family).task_names(root))
+
+
+def list_task_names(source: str | None = None, root: Path | None = None) -> list[str]:
+    """All task names, or those of one family (``source``)."""
+    root = root or default_root()
+    families = [source] if source else list(FAMILIES)
+    out: list[str] = []
+    for fam in families:
+        out.extend(_names(fam, root))
+    return out
+
+
+def load_task(name: str, root: Path | None = None) -> Task:
+    """Load a named task; an unknown name is a one-line error with the closest names."""
+    root = root or default_root()
+    family = family_of(name)
+    if family not in FAMILIES:
+        raise TaskmixError(f"unknown task {name!r}: no task family {family!r} (known: {', '.join(FAMILIES)})")
+    names = _names(family, root)
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=3)
+        hint = f" (did you mean: {', '.join(close)}?)" if close else ""
+        raise TaskmixError(f"unknown task {name!r}{hint}; see `taskmix tasks list`")
+    return _load_cached(name, root)
+
+
+@lru_cache(maxsize=64)
+def _load_cached(name: str, root: Path) -> Task:
+    return _module(family_of(name)).load(name, root)

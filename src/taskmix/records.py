@@ -1,0 +1,179 @@
+"""Typed, frozen records that cross every stage boundary.
+
+load -> :class:`Task` / :class:`Example`; format -> :class:`Prompt`;
+evaluate -> :class:`LoglikelihoodRequest` / :class:`GenerateRequest` ->
+:class:`LoglikelihoodResult`; report -> :class:`Score`.
+
+Records hold tuples, never lists or dicts, so they are hashable and cannot be mutated
+by a later stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled instance of a task.
+
+    ``fields`` holds the input texts in the task's field order, e.g.
+    ``(("premise", "..."), ("hypothesis", "..."))``. Classification examples set
+    ``label`` (an index into :attr:`Task.label_space`); free-form examples set ``target``.
+    """
+
+    uid: str
+    fields: tuple[tuple[str, str], ...]
+    label: int | None = None
+    target: str | None = None
+
+    def get(self, name: str) -> str:
+        for key, value in self.fields:
+            if key == name:
+                return value
+        raise KeyError(name)
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        return tuple(value for _, value in self.fields)
+
+
+@dataclass(frozen=True)
+class Split:
+    name: str
+    examples: tuple[Example, ...]
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a source file comes from: an upstream URL (or registry member) and its sha256."""
+
+    path: str  # relative path in the mirror / cache layout
+    sha256: str
+    url: str
+    license: str = ""
+
+
+@dataclass(frozen=True)
+class Task:
+    """A named task: its instructions, input fields, label space and splits.
+
+    ``label_space`` is the tuple of natural-language label words for classification
+    tasks (index = ``Example.label``) and ``None`` for free-form tasks, whose examples
+    carry ``target`` strings.
+    """
+
+    name: str
+    source: str
+    instructions: tuple[str, ...]
+    input_fields: tuple[str, ...]
+    label_space: tuple[str, ...] | None
+    splits: tuple[Split, ...]
+    category: str | None = None
+    source_dataset: str | None = None
+    license: str | None = None
+    provenance: tuple[Provenance, ...] = ()
+    metadata: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def is_classification(self) -> bool:
+        return self.label_space is not None
+
+    @property
+    def instruction(self) -> str:
+        """The task's primary instruction (the first one), or ``""`` if it has none."""
+        return self.instructions[0] if self.instructions else ""
+
+    @property
+    def split_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.splits)
+
+    def split(self, name: str) -> tuple[Example, ...]:
+        for s in self.splits:
+            if s.name == name:
+                return s.examples
+        raise KeyError(f"task {self.name!r} has no split {name!r} (has: {', '.join(self.split_names)})")
+
+    def has_split(self, name: str) -> bool:
+        return any(s.name == name for s in self.splits)
+
+    def iter_examples(self) -> Iterator[Example]:
+        for s in self.splits:
+            yield from s.examples
+
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        for k, v in self.metadata:
+            if k == key:
+                return v
+        return default
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A fully rendered prompt for one evaluated (or training) example.
+
+    ``text`` is the whole context. ``prefix`` is the part of ``text`` shared with other
+    prompts (the demonstration block, possibly with an instruction) and is always a
+    prefix of ``text``; backends may use it for key/value-cache sharing. For
+    classification ``candidates`` are the continuations (label words or symbols, with
+    their leading space) and ``answer`` is the gold index; for free-form tasks
+    ``candidates`` is empty and ``target`` is the gold string.
+    """
+
+    task: str
+    example_uid: str
+    setting: str
+    text: str
+    candidates: tuple[str, ...] = ()
+    answer: int | None = None
+    target: str | None = None
+    prefix: str = ""
+    format_name: str = ""
+    exemplar_uids: tuple[str, ...] = ()
+    label_map: tuple[tuple[str, str], ...] = ()  # natural label -> shown label (symbol or word)
+    dropped_exemplars: int = 0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class LoglikelihoodRequest:
+    """Score ``log p(continuation | context)`` under the model."""
+
+    context: str
+    continuation: str
+
+
+@dataclass(frozen=True)
+class LoglikelihoodResult:
+    logprob: float  # sum of token log-probabilities of the continuation
+    n_tokens: int  # number of continuation tokens
+    is_greedy: bool  # every continuation token is the argmax
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Greedy generation from ``context`` until a stop string or ``max_new_tokens``."""
+
+    context: str
+    max_new_tokens: int = 32
+    stop: tuple[str, ...] = ("\n",)
+
+
+@dataclass(frozen=True)
+class Score:
+    """Accuracy of one (task, setting) with a 95% interval."""
+
+    task: str
+    setting: str
+    n: int
+    correct: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    extra: tuple[tuple[str, str], ...] = field(default=())
