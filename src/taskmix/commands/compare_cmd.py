@@ -1,0 +1,33 @@
+"""``taskmix compare``: differences between two evaluation runs.
+
+Example::
+
+    taskmix compare runs/base runs/symbol-tuned
+
+Prints, per (dataset, setting) scored by both runs, accuracy of each and the difference
+B - A with a 95% paired bootstrap interval over the examples both runs scored, then the
+average difference per setting (stratified paired bootstrap).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("compare", help="compare two evaluation runs (paired bootstrap)",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run_a", help="first run folder (A)")
+    p.add_argument("run_b", help="second run folder (B)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..evaluation.compare import compare_folders, format_differences
+
+    a, b, rows = compare_folders(args.run_a, args.run_b, seed=args.seed)
+    if a.fingerprint == b.fingerprint and a.run_key == b.run_key:
+        print("note: both folders hold the same evaluation of the same model")
+    print(format_differences(rows, f"{args.run_a} ({a.model})", f"{args.run_b} ({b.model})"), end="")
+    return 0

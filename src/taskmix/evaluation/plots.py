@@ -1,0 +1,68 @@
+"""Plots of an evaluation run (matplotlib, Agg backend, written atomically as PNG)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from ..fileio import atomic_write_bytes
+from .results import EvalRun, ordered
+
+
+def _save(fig, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_plots(out: str | Path, run: EvalRun) -> list[Path]:
+    """``accuracy_by_setting.png`` (average per setting with intervals) and
+    ``accuracy_by_dataset.png`` (grouped bars: dataset x setting with intervals)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    written: list[Path] = []
+    settings = ordered(s.setting for s in run.scores)
+    tasks = ordered(s.task for s in run.scores)
+    by_key = {(s.task, s.setting): s for s in run.scores}
+
+    if run.averages:
+        fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(run.averages)), 3.5))
+        xs = range(len(run.averages))
+        acc = [100 * s.accuracy for s in run.averages]
+        err = [[100 * (s.accuracy - s.ci_low) for s in run.averages], [100 * (s.ci_high - s.accuracy) for s in run.averages]]
+        ax.bar(xs, acc, yerr=err, capsize=4, color="#4C72B0")
+        ax.set_xticks(list(xs), [s.setting for s in run.averages], rotation=20, ha="right")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_ylim(0, 100)
+        ax.set_title(f"{run.model}: average over {len(tasks)} datasets")
+        _save(fig, out / "accuracy_by_setting.png")
+        plt.close(fig)
+        written.append(out / "accuracy_by_setting.png")
+
+    if tasks:
+        width = 0.8 / max(1, len(settings))
+        fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(tasks) * max(1, len(settings)) * 0.35 + 2), 4))
+        for j, setting in enumerate(settings):
+            xs, acc, lo, hi = [], [], [], []
+            for i, task in enumerate(tasks):
+                s = by_key.get((task, setting))
+                if s is None:
+                    continue
+                xs.append(i + (j - (len(settings) - 1) / 2) * width)
+                acc.append(100 * s.accuracy)
+                lo.append(100 * (s.accuracy - s.ci_low))
+                hi.append(100 * (s.ci_high - s.accuracy))
+            ax.bar(xs, acc, width=width, yerr=[lo, hi], capsize=2, label=setting)
+        ax.set_xticks(list(range(len(tasks))), tasks, rotation=30, ha="right")
+        ax.set_ylabel("accuracy (%)")
+        ax.set_ylim(0, 100)
+        ax.legend(fontsize=7, ncol=min(5, len(settings)))
+        ax.set_title(f"{run.model}: accuracy per dataset")
+        _save(fig, out / "accuracy_by_dataset.png")
+        plt.close(fig)
+        written.append(out / "accuracy_by_dataset.png")
+    return written

@@ -1,0 +1,226 @@
+"""Records of an evaluation run and how they are written and read back.
+
+A run folder holds:
+
+* ``results.json`` -- config, model fingerprint, versions, timing, every :class:`Score`
+  (per dataset x setting, and averages per setting), notes;
+* ``results.md`` -- the same as tables (accuracy % with 95% intervals);
+* ``predictions.jsonl`` -- one :class:`Prediction` per evaluated prompt;
+* ``accuracy_by_setting.png``, ``accuracy_by_dataset.png`` -- plots.
+
+Every file is written atomically; ``results.json`` is written last, so a folder with a
+``results.json`` is complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import TaskmixError
+from ..fileio import atomic_write_json, atomic_write_text
+from ..records import Score
+
+RESULTS_FILE = "results.json"
+PREDICTIONS_FILE = "predictions.jsonl"
+MARKDOWN_FILE = "results.md"
+SCHEMA = 1
+AVERAGE = "average"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the model did on one prompt.
+
+    Classification: ``candidates`` (shown labels), ``scores`` (ranking score per
+    candidate), ``prediction`` and ``answer`` (indices). Free-form: ``generated`` and
+    ``target``. ``correct`` is the outcome either way.
+    """
+
+    task: str
+    setting: str
+    example_uid: str
+    correct: bool
+    answer: int | None = None
+    prediction: int | None = None
+    candidates: tuple[str, ...] = ()
+    scores: tuple[float, ...] = ()
+    target: str | None = None
+    generated: str | None = None
+    format_name: str = ""
+    n_exemplars: int = 0
+    dropped_exemplars: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Prediction":
+        data = dict(data)
+        data["candidates"] = tuple(data.get("candidates") or ())
+        data["scores"] = tuple(data.get("scores") or ())
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """A finished evaluation: everything written to the run folder.
+
+    ``run_key`` identifies the evaluation (config without output options, and model), so
+    a rerun into the same folder is recognised as the same run.
+    """
+
+    run_key: str
+    config: dict[str, Any]
+    model: str
+    fingerprint: str
+    scores: tuple[Score, ...]
+    averages: tuple[Score, ...]
+    predictions: tuple[Prediction, ...]
+    versions: tuple[tuple[str, str], ...] = ()
+    timing: tuple[tuple[str, float], ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def score(self, task: str, setting: str) -> Score:
+        for s in self.scores + self.averages:
+            if s.task == task and s.setting == setting:
+                return s
+        raise KeyError((task, setting))
+
+
+def score_to_json(score: Score) -> dict[str, Any]:
+    data = dataclasses.asdict(score)
+    data["extra"] = dict(score.extra)
+    return data
+
+
+def score_from_json(data: dict[str, Any]) -> Score:
+    data = dict(data)
+    data["extra"] = tuple((str(k), str(v)) for k, v in (data.get("extra") or {}).items())
+    return Score(**data)
+
+
+def results_json(run: EvalRun) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "run_key": run.run_key,
+        "model": run.model,
+        "fingerprint": run.fingerprint,
+        "config": run.config,
+        "versions": dict(run.versions),
+        "timing": dict(run.timing),
+        "scores": [score_to_json(s) for s in run.scores],
+        "averages": [score_to_json(s) for s in run.averages],
+        "notes": list(run.notes),
+    }
+
+
+def write_run(out: str | Path, run: EvalRun, plots: bool = True) -> Path:
+    """Write all files of ``run`` into ``out`` (atomically, results.json last)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = "".join(json.dumps(p.to_json(), ensure_ascii=False) + "\n" for p in run.predictions)
+    atomic_write_text(out / PREDICTIONS_FILE, lines)
+    atomic_write_text(out / MARKDOWN_FILE, markdown_report(run))
+    if plots:
+        from .plots import write_plots
+
+        write_plots(out, run)
+    atomic_write_json(out / RESULTS_FILE, results_json(run))
+    return out
+
+
+def read_results(folder: str | Path) -> dict[str, Any]:
+    """The parsed ``results.json`` of a run folder (one-line errors if missing/malformed)."""
+    path = Path(folder) / RESULTS_FILE
+    if not path.is_file():
+        raise TaskmixError(f"{folder}: not an evaluation run (no {RESULTS_FILE})")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise TaskmixError(f"{path}: malformed results file ({e})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise TaskmixError(f"{path}: not a taskmix results file of schema {SCHEMA}")
+    return data
+
+
+def read_run(folder: str | Path) -> EvalRun:
+    """Read a run folder back into an :class:`EvalRun` (predictions included)."""
+    data = read_results(folder)
+    pred_path = Path(folder) / PREDICTIONS_FILE
+    predictions = []
+    if pred_path.is_file():
+        for i, line in enumerate(pred_path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                predictions.append(Prediction.from_json(json.loads(line)))
+            except (json.JSONDecodeError, TypeError) as e:
+                raise TaskmixError(f"{pred_path}:{i}: malformed prediction ({e})") from None
+    return EvalRun(
+        run_key=data["run_key"],
+        config=data["config"],
+        model=data["model"],
+        fingerprint=data["fingerprint"],
+        scores=tuple(score_from_json(s) for s in data["scores"]),
+        averages=tuple(score_from_json(s) for s in data["averages"]),
+        predictions=tuple(predictions),
+        versions=tuple(data.get("versions", {}).items()),
+        timing=tuple(data.get("timing", {}).items()),
+        notes=tuple(data.get("notes", [])),
+    )
+
+
+def _cell(score: Score | None) -> str:
+    if score is None:
+        return "n/a"
+    return f"{100 * score.accuracy:.1f} [{100 * score.ci_low:.1f}, {100 * score.ci_high:.1f}]"
+
+
+def ordered(values) -> list[str]:
+    """Unique values in first-seen order."""
+    return list(dict.fromkeys(values))
+
+
+def markdown_report(run: EvalRun) -> str:
+    """The ``results.md`` text: a dataset x setting table with averages and notes."""
+    tasks = ordered(s.task for s in run.scores)
+    settings = ordered(s.setting for s in run.scores + run.averages)
+    by_key = {(s.task, s.setting): s for s in run.scores + run.averages}
+    cfg = run.config
+    lines = [
+        f"# Evaluation: {run.model}",
+        "",
+        f"- fingerprint: `{run.fingerprint}`",
+        f"- k={cfg.get('k')} per class, format={cfg.get('format')}, seed={cfg.get('seed')}, "
+        f"max examples={cfg.get('max_examples')}, protocol={'shared demos' if cfg.get('shared_demos') else 'fresh exemplars per query'}, "
+        f"scoring={'length-normalised' if cfg.get('length_normalized') else 'sum'} log-likelihood",
+        "",
+        "Accuracy (%) with 95% intervals: Wilson per dataset; the average is the unweighted mean "
+        "over datasets with a stratified bootstrap interval.",
+        "",
+        "| dataset | n | " + " | ".join(settings) + " |",
+        "|---|---|" + "---|" * len(settings),
+    ]
+    for task in tasks:
+        n = max((s.n for s in run.scores if s.task == task), default=0)
+        lines.append(f"| {task} | {n} | " + " | ".join(_cell(by_key.get((task, st))) for st in settings) + " |")
+    if run.averages:
+        lines.append(f"| **{AVERAGE}** | | " + " | ".join(_cell(by_key.get((AVERAGE, st))) for st in settings) + " |")
+    dropped = [s for s in run.scores if int(dict(s.extra).get("dropped_exemplars", "0"))]
+    if dropped:
+        lines += ["", "Exemplars dropped to fit the context:", ""]
+        lines += [
+            f"- {s.task} / {s.setting}: {dict(s.extra)['dropped_exemplars']} exemplars over "
+            f"{dict(s.extra).get('prompts_with_dropped', '?')} prompts"
+            for s in dropped
+        ]
+    if run.notes:
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in run.notes]
+    timing = dict(run.timing)
+    if timing:
+        lines += ["", "Timing (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timing.items())]
+    return "\n".join(lines) + "\n"

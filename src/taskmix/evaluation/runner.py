@@ -1,0 +1,309 @@
+"""The in-context-learning evaluation stage: tasks x settings -> prompts -> scores.
+
+:func:`run_eval` loads the tasks (suite and/or names/files), checks the run folder, loads
+the model, builds prompts with :mod:`taskmix.prompts.builder`, scores them with
+rank classification (classification) or exact-match generation (free-form), computes
+accuracies with intervals (:mod:`.stats`) and writes the run (:mod:`.results`).
+Rerunning the same evaluation into the same folder recomputes from the engine's on-disk
+cache, so an interrupted run resumes cheaply.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..config import to_dict
+from ..errors import TaskmixError
+from ..records import Example, GenerateRequest, LoglikelihoodRequest, Prompt, Score, Task
+from ..seeding import derive_seed, rng_for
+from ..prompts.builder import SETTING_NAMES, PromptOptions, build_prompts, setting_applies
+from .config import EvalConfig
+from .results import AVERAGE, RESULTS_FILE, EvalRun, Prediction, read_results, write_run
+from .scoring import candidate_scores, exact_match, normalize_answer, rank_classify
+from .stats import stratified_bootstrap_mean, wilson_interval
+from .suites import SuiteTask, load_task_spec, suite_tasks
+
+CHUNK_PROMPTS = 64  # prompts per engine call (progress granularity; the engine batches inside)
+DEFAULT_CONTEXT = 2048
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    """A loaded task with the prompt options and settings it is evaluated with."""
+
+    task: Task
+    options: PromptOptions
+    settings: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+def plan_tasks(config: EvalConfig, loader: Callable[[str], Task] | None = None) -> list[PlannedTask]:
+    """Load every task of the config and decide its settings and prompt options."""
+    entries: list[SuiteTask] = list(suite_tasks(config.suite)) if config.suite else []
+    entries += [SuiteTask(t) for t in config.tasks]
+    load = loader or (lambda spec: load_task_spec(spec, config.text_field, config.label_field))
+    seen: set[str] = set()
+    planned = []
+    for entry in entries:
+        task = load(entry.name)
+        if task.name in seen:
+            continue
+        seen.add(task.name)
+        if config.settings == ("all",):
+            wanted = entry.settings or SETTING_NAMES
+        else:
+            wanted = config.settings
+        settings = tuple(s for s in wanted if setting_applies(task, s))
+        skipped = tuple(s for s in wanted if s not in settings)
+        options = PromptOptions(
+            k=entry.k if entry.k is not None else config.k,
+            format=entry.format or config.format,
+            shared_demos=config.shared_demos,
+        )
+        planned.append(PlannedTask(task, options, settings, skipped))
+    return planned
+
+
+def eval_examples(task: Task, config: EvalConfig) -> tuple[Example, ...]:
+    """The evaluated examples: a seeded sample (in original order) of the eval split."""
+    split = config.eval_split if task.has_split(config.eval_split) else "validation"
+    if not task.has_split(split):
+        raise TaskmixError(f"task {task.name!r} has no {config.eval_split!r} or 'validation' split to evaluate")
+    examples = task.split(split)
+    if not examples:
+        raise TaskmixError(f"task {task.name!r}: its {split!r} split is empty")
+    n = config.max_examples
+    if n is None or n >= len(examples):
+        return examples
+    idx = sorted(rng_for(config.seed, task.name, "eval-examples").sample(range(len(examples)), n))
+    return tuple(examples[i] for i in idx)
+
+
+def check_out_dir(config: EvalConfig) -> None:
+    """An ``out`` holding a different run's results is an error unless ``overwrite``."""
+    if not config.out:
+        raise TaskmixError("eval: an output folder (--out) is needed")
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise TaskmixError(f"{out}: exists and is not a folder")
+    if (out / RESULTS_FILE).is_file() and not config.overwrite:
+        try:
+            key = read_results(out).get("run_key")
+        except TaskmixError:
+            key = None
+        if key != config.run_key():
+            raise TaskmixError(f"{out} holds the results of a different run; choose another --out or pass --overwrite")
+
+
+def load_eval_model(config: EvalConfig) -> Any:
+    """The engine's model for ``config.model`` (passing dtype and batch size where accepted)."""
+    from ..models import load_model  # the engine; imports torch lazily
+
+    params = inspect.signature(load_model).parameters
+    kwargs: dict[str, Any] = {}
+    if "dtype" in params:
+        kwargs["dtype"] = config.dtype
+    if "batch_size" in params:
+        kwargs["batch_size"] = config.batch_size
+    if "show_progress" in params:  # our own bar counts prompts
+        kwargs["show_progress"] = False
+    return load_model(config.model, **kwargs)
+
+
+def check_model_spec(spec: str) -> None:
+    """Fail fast (before loading tasks) on a model path that does not exist."""
+    from ..models.prepare import KNOWN_MODELS, resolve_model
+
+    if spec not in KNOWN_MODELS:
+        resolve_model(spec, prepare=False)
+
+
+def token_counter(model: Any) -> Callable[[str], int] | None:
+    """A ``count_tokens(text)`` for the model: its own method, or its tokenizer."""
+    fn = getattr(model, "count_tokens", None)
+    if callable(fn):
+        return fn
+    tok = getattr(model, "tokenizer", None)
+    if tok is not None:
+        return lambda text: len(tok(text, add_special_tokens=False)["input_ids"])
+    return None
+
+
+def context_budget(model: Any, config: EvalConfig) -> int | None:
+    if config.max_context_tokens is not None:
+        return config.max_context_tokens
+    for name in ("max_length", "context_length", "max_context_tokens"):
+        value = getattr(model, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return DEFAULT_CONTEXT
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=desc, unit="prompt", leave=False)
+
+
+def score_prompts(
+    model: Any, prompts: Sequence[Prompt], config: EvalConfig, bar: Any = None
+) -> list[Prediction]:
+    """Run the model on prompts of one task and setting and judge each one."""
+    out: list[Prediction] = []
+    for start in range(0, len(prompts), CHUNK_PROMPTS):
+        chunk = prompts[start : start + CHUNK_PROMPTS]
+        if chunk[0].candidates:
+            requests = [LoglikelihoodRequest(p.text, c) for p in chunk for c in p.candidates]
+            results = model.loglikelihood(requests)
+            if len(results) != len(requests):
+                raise RuntimeError("the model returned a wrong number of results")
+            pos = 0
+            for p in chunk:
+                rs = results[pos : pos + len(p.candidates)]
+                pos += len(p.candidates)
+                pred = rank_classify(rs, config.length_normalized)
+                out.append(_prediction(p, correct=pred == p.answer, prediction=pred,
+                                       scores=candidate_scores(rs, config.length_normalized)))
+        else:
+            gens = model.generate([GenerateRequest(p.text, config.max_new_tokens, ("\n",)) for p in chunk])
+            for p, g in zip(chunk, gens):
+                out.append(_prediction(p, correct=exact_match(g, p.target or ""), generated=normalize_answer(g)))
+        if bar is not None:
+            bar.update(len(chunk))
+    return out
+
+
+def _prediction(p: Prompt, correct: bool, **kw: Any) -> Prediction:
+    return Prediction(
+        task=p.task, setting=p.setting, example_uid=p.example_uid, correct=bool(correct),
+        answer=p.answer, candidates=p.candidates, target=p.target, format_name=p.format_name,
+        n_exemplars=len(p.exemplar_uids), dropped_exemplars=p.dropped_exemplars, **kw,
+    )
+
+
+def summarize(task: str, setting: str, preds: Sequence[Prediction], metric: str) -> Score:
+    """Accuracy with a Wilson 95% interval, plus dropped-exemplar counts."""
+    n = len(preds)
+    correct = sum(p.correct for p in preds)
+    lo, hi = wilson_interval(correct, n)
+    dropped = sum(p.dropped_exemplars for p in preds)
+    extra = (
+        ("metric", metric),
+        ("interval", "wilson"),
+        ("dropped_exemplars", str(dropped)),
+        ("prompts_with_dropped", str(sum(1 for p in preds if p.dropped_exemplars))),
+    )
+    return Score(task, setting, n, correct, correct / n if n else 0.0, lo, hi, extra)
+
+
+def average_scores(scores: Sequence[Score], preds: Sequence[Prediction], config: EvalConfig) -> tuple[Score, ...]:
+    """Per setting: unweighted mean over datasets with a stratified bootstrap interval."""
+    out = []
+    settings = list(dict.fromkeys(s.setting for s in scores))
+    for setting in settings:
+        tasks = [s.task for s in scores if s.setting == setting]
+        groups = [[float(p.correct) for p in preds if p.task == t and p.setting == setting] for t in tasks]
+        mean, lo, hi = stratified_bootstrap_mean(
+            groups, seed=derive_seed(config.seed, "bootstrap", setting) % 2**32, n_boot=config.bootstrap_samples
+        )
+        n = sum(len(g) for g in groups)
+        correct = int(sum(sum(g) for g in groups))
+        extra = (("datasets", str(len(tasks))), ("interval", f"stratified bootstrap ({config.bootstrap_samples})"))
+        out.append(Score(AVERAGE, setting, n, correct, mean, lo, hi, extra))
+    return tuple(out)
+
+
+def _versions() -> tuple[tuple[str, str], ...]:
+    from importlib import metadata
+
+    from .. import __version__
+
+    out = [("taskmix", __version__)]
+    for dist in ("torch", "transformers", "numpy"):
+        try:
+            out.append((dist, metadata.version(dist)))
+        except metadata.PackageNotFoundError:
+            pass
+    return tuple(out)
+
+
+def run_eval(
+    config: EvalConfig,
+    model: Any = None,
+    loader: Callable[[str], Task] | None = None,
+    write: bool = True,
+) -> EvalRun:
+    """Evaluate ``config`` and (unless ``write=False``) write the run folder.
+
+    ``model`` (anything with ``loglikelihood``/``generate``/``fingerprint``) and ``loader``
+    (task spec -> Task) may be injected, e.g. in tests; by default the engine's
+    ``load_model`` and the catalogue / user-file loaders are used.
+    """
+    t0 = time.perf_counter()
+    if write:
+        check_out_dir(config)
+    if model is None:
+        check_model_spec(config.model)
+    planned = plan_tasks(config, loader)
+    work = [(pt, eval_examples(pt.task, config)) for pt in planned]
+    t_tasks = time.perf_counter()
+    if model is None:
+        model = load_eval_model(config)
+    t_model = time.perf_counter()
+    count_tokens = token_counter(model)
+    budget = context_budget(model, config)
+    notes = []
+    for pt in planned:
+        for s in pt.skipped:
+            notes.append(f"{pt.task.name}: setting {s} does not apply (skipped)")
+
+    prompt_sets: list[tuple[PlannedTask, str, tuple[Prompt, ...]]] = []
+    for pt, examples in work:
+        free = not pt.task.is_classification
+        limit = budget - config.max_new_tokens if (free and budget) else budget
+        options = replace(pt.options, max_tokens=limit if count_tokens else None)
+        for setting in pt.settings:
+            prompts = build_prompts(pt.task, examples, setting, options, config.seed, count_tokens)
+            prompt_sets.append((pt, setting, prompts))
+    t_prompts = time.perf_counter()
+
+    total = sum(len(p) for _, _, p in prompt_sets)
+    scores: list[Score] = []
+    predictions: list[Prediction] = []
+    with _progress(total, config.progress, "eval") as bar:
+        for pt, setting, prompts in prompt_sets:
+            bar.set_postfix_str(f"{pt.task.name} {setting}", refresh=False)
+            preds = score_prompts(model, prompts, config, bar)
+            metric = "accuracy" if pt.task.is_classification else "exact_match"
+            scores.append(summarize(pt.task.name, setting, preds, metric))
+            predictions.extend(preds)
+    t_infer = time.perf_counter()
+    averages = average_scores(scores, predictions, config)
+    dropped = sum(int(dict(s.extra)["dropped_exemplars"]) for s in scores)
+    if dropped:
+        notes.append(f"{dropped} exemplars were dropped to fit the context of {budget} tokens (see per-dataset notes)")
+    run = EvalRun(
+        run_key=config.run_key(),
+        config=to_dict(config),
+        model=config.model,
+        fingerprint=str(getattr(model, "fingerprint", "unknown")),
+        scores=tuple(scores),
+        averages=averages,
+        predictions=tuple(predictions),
+        versions=_versions(),
+        timing=(
+            ("load_tasks", t_tasks - t0),
+            ("load_model", t_model - t_tasks),
+            ("build_prompts", t_prompts - t_model),
+            ("inference", t_infer - t_prompts),
+            ("total", time.perf_counter() - t0),
+        ),
+        notes=tuple(notes),
+    )
+    if write:
+        write_run(config.out, run, plots=config.plots)
+    return run

@@ -1,0 +1,151 @@
+"""Writing a mixture folder: ``prompts.jsonl``, a ``datasets`` copy and ``manifest.json``.
+
+Prompts are streamed to a JSONL file line by line (never all held in memory), then the
+JSONL is converted to a Hugging Face dataset with ``save_to_disk``. Everything is written
+into a temporary folder next to the output and renamed into place when complete, so a
+failed build leaves no half-written mixture and never touches an existing one. The
+manifest holds the config, seed, per-task counts and the sha256 of ``prompts.jsonl``
+(the content hash); nothing time- or machine-dependent, so the same config gives the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import to_dict
+from ..errors import TaskmixError
+from ..fileio import atomic_write_json
+from ..records import Task
+from ..training.data import PROMPTS_FILE
+from .config import MixtureConfig
+from .symbol import LengthMeter, TaskStats, check_no_evaluation_tasks, mixture_prompts
+
+MANIFEST_FILE = "manifest.json"
+DATASET_DIR = "dataset"
+
+
+@dataclass(frozen=True)
+class MixtureResult:
+    """A built mixture folder and its content hash."""
+
+    out_dir: Path
+    n_prompts: int
+    content_sha256: str
+    counts: tuple[tuple[str, int], ...]
+    already_built: bool = False
+
+
+def _tokenizer_for(spec: str) -> Any:
+    if not spec:
+        return None
+    from transformers import AutoTokenizer
+
+    from ..training.loop import resolve_model_dir
+
+    folder = resolve_model_dir(spec)
+    try:
+        return AutoTokenizer.from_pretrained(folder)
+    except (OSError, ValueError) as e:
+        raise TaskmixError(f"{folder}: cannot load tokenizer ({e})") from None
+
+
+def build_symbol_mixture(
+    config: MixtureConfig,
+    out_dir: str | os.PathLike,
+    load: Callable[[str], Task] | None = None,
+    tokenizer: Any = None,
+) -> MixtureResult:
+    """Build the symbol-tuning mixture of ``config`` into ``out_dir``.
+
+    ``load`` maps a task name to a :class:`Task` (default: the catalogue's ``load_task``);
+    ``tokenizer`` overrides ``config.tokenizer`` (tests pass one in). An existing
+    ``out_dir`` with the same config is left as it is; a different one is refused.
+    """
+    out_dir = Path(out_dir)
+    check_no_evaluation_tasks(config)
+    config_data = to_dict(config)
+    if out_dir.exists():
+        manifest = out_dir / MANIFEST_FILE
+        if manifest.is_file():
+            try:
+                old = json.loads(manifest.read_text(encoding="utf-8"))
+            except ValueError:
+                old = {}
+            if old.get("config") == config_data:
+                return MixtureResult(out_dir, int(old.get("n_prompts", 0)), str(old.get("content_sha256")),
+                                     tuple((k, v["written"]) for k, v in old.get("tasks", {}).items()), True)
+            raise TaskmixError(f"{out_dir}: holds a mixture built from a different config; use a new --out")
+        if not out_dir.is_dir() or any(out_dir.iterdir()):
+            raise TaskmixError(f"{out_dir}: exists and is not a mixture folder; use a new --out")
+    if load is None:
+        from ..catalogue import load_task as load
+    if tokenizer is None:
+        tokenizer = _tokenizer_for(config.tokenizer)
+    measure = LengthMeter(tokenizer, config.chars_per_token)
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
+        stats: dict[str, TaskStats] = {}
+        digest = hashlib.sha256()
+        n = 0
+        with (tmp / PROMPTS_FILE).open("wb") as f:
+            for prompt in mixture_prompts(config, load, measure, stats):
+                line = (json.dumps(prompt.to_json(), ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+                f.write(line)
+                digest.update(line)
+                n += 1
+            f.flush()
+            os.fsync(f.fileno())
+        if n == 0:
+            raise TaskmixError("the mixture is empty: no task produced a prompt")
+        _save_dataset(tmp / PROMPTS_FILE, tmp / DATASET_DIR, tmp)
+        content = digest.hexdigest()
+        atomic_write_json(
+            tmp / MANIFEST_FILE,
+            {
+                "kind": "symbol",
+                "config": config_data,
+                "seed": config.seed,
+                "tokenizer": config.tokenizer or f"estimate: {config.chars_per_token} chars per token",
+                "n_prompts": n,
+                "content_sha256": content,
+                "tasks": {name: vars(s) for name, s in stats.items()},
+            },
+        )
+        if out_dir.exists():
+            out_dir.rmdir()  # empty, checked above
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return MixtureResult(out_dir, n, content, tuple((k, s.written) for k, s in stats.items()))
+
+
+def _save_dataset(jsonl: Path, dest: Path, scratch: Path) -> None:
+    """Convert the JSONL to a ``datasets`` dataset folder (``load_from_disk`` reads it)."""
+    from datasets import Dataset, disable_progress_bars
+
+    disable_progress_bars()
+    cache = scratch / ".hf-cache"
+    ds = Dataset.from_json(str(jsonl), cache_dir=str(cache))
+    ds.save_to_disk(str(dest))
+    del ds
+    shutil.rmtree(cache, ignore_errors=True)
+
+
+def content_sha256(out_dir: str | os.PathLike) -> str:
+    """The sha256 of a mixture's ``prompts.jsonl``."""
+    h = hashlib.sha256()
+    with (Path(out_dir) / PROMPTS_FILE).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

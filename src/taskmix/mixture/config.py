@@ -1,0 +1,91 @@
+"""The symbol-tuning mixture configuration (``taskmix build symbol --config FILE``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+
+# The paper's tuning datasets as named in the catalogue (Wei et al. 2023, Table 6 minus
+# the evaluation ones): none of them is in the ``symbol-eval`` suite.
+DEFAULT_TASKS: tuple[str, ...] = (
+    "sst2", "mr", "sst5", "cola", "mnli", "qnli", "qqp", "mrpc", "rte", "snli", "cb", "trec",
+    "agnews", "tweeteval/offensive", "tweeteval/irony", "tweeteval/sentiment",
+)
+
+
+@dataclass(frozen=True)
+class MixtureConfig:
+    """How the symbol-tuning mixture is built.
+
+    Fields:
+        tasks: classification tasks (catalogue names) to draw prompts from.
+        extra_tasks: more tasks a user adds to ``tasks`` (same rules; never an evaluation task).
+        split: the split that supplies queries and exemplars (exemplars never include the query).
+        per_task_cap: at most this many prompts per task (the paper used 25,000).
+        min_exemplars_per_class: fewest exemplars of each class in a prompt; a query whose
+            prompt cannot fit that many within ``max_length`` is skipped (and counted).
+        max_exemplars_per_class: most exemplars of each class; each prompt draws a number in
+            [min, max] and then drops one exemplar per class until the prompt fits.
+        max_length: longest prompt plus target, in tokens of ``tokenizer`` (or estimated as
+            characters / ``chars_per_token`` when no tokenizer is given).
+        tokenizer: model folder or alias whose tokenizer measures lengths; empty to estimate.
+        chars_per_token: the estimate used when ``tokenizer`` is empty.
+        instruction_share: fraction of prompts (0-1) that keep natural labels and put the
+            task instruction first (instruction-tuning data mixed in, the paper's remedy for
+            small models); the rest are symbol prompts without instruction.
+        symbol_kind: draw symbols of one kind only (``integer``, ``letters``, ``word``); empty: all.
+        formats: input/label formats to draw from (names in taskmix.prompts.formats); empty: all.
+        seed: the seed of every random choice; same config, same bytes.
+    """
+
+    tasks: tuple[str, ...] = DEFAULT_TASKS
+    extra_tasks: tuple[str, ...] = ()
+    split: str = "train"
+    per_task_cap: int = 25_000
+    min_exemplars_per_class: int = 2
+    max_exemplars_per_class: int = 10
+    max_length: int = 1024
+    tokenizer: str = ""
+    chars_per_token: float = 4.0
+    instruction_share: float = 0.0
+    symbol_kind: str = ""
+    formats: tuple[str, ...] = ()
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        def bad(name: str, why: str) -> None:
+            raise ConfigError(f"mixture config: {name} {why}, got {getattr(self, name)!r}")
+
+        if not self.all_tasks:
+            bad("tasks", "must name at least one task")
+        if len(set(self.all_tasks)) != len(self.all_tasks):
+            bad("tasks", "must not repeat a task")
+        if self.per_task_cap < 1:
+            bad("per_task_cap", "must be >= 1")
+        if self.min_exemplars_per_class < 1:
+            bad("min_exemplars_per_class", "must be >= 1")
+        if self.max_exemplars_per_class < self.min_exemplars_per_class:
+            bad("max_exemplars_per_class", "must be >= min_exemplars_per_class")
+        if self.max_length < 16:
+            bad("max_length", "must be >= 16")
+        if not self.chars_per_token > 0:
+            bad("chars_per_token", "must be > 0")
+        if not 0.0 <= self.instruction_share <= 1.0:
+            bad("instruction_share", "must be in [0, 1]")
+        if self.seed < 0:
+            bad("seed", "must be >= 0")
+        if self.symbol_kind:
+            from ..symbols import KINDS
+
+            if self.symbol_kind not in KINDS:
+                bad("symbol_kind", f"must be one of {', '.join(KINDS)} or empty")
+        if self.formats:
+            from ..prompts.formats import get_format
+
+            for name in self.formats:
+                get_format(name)
+
+    @property
+    def all_tasks(self) -> tuple[str, ...]:
+        return tuple(self.tasks) + tuple(self.extra_tasks)

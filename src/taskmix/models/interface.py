@@ -1,0 +1,40 @@
+"""The language-model interface every backend implements.
+
+Stages that evaluate prompts depend only on this protocol::
+
+    lm = taskmix.models.load_model("smollm2-135m")
+    results = lm.loglikelihood([LoglikelihoodRequest(context, " positive"), ...])
+    texts = lm.generate([GenerateRequest(context, max_new_tokens=16, stop=("\\n",))])
+
+``fingerprint`` identifies the model weights, tokenizer, dtype and scoring rules: two
+models with the same fingerprint give the same numbers, so it keys on-disk caches.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence, runtime_checkable
+
+from ..records import GenerateRequest, LoglikelihoodRequest, LoglikelihoodResult
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """A scorer and greedy generator over text requests (see module docstring)."""
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable identity of weights + tokenizer + dtype + scoring rules."""
+        ...
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
+        """``log p(continuation | context)`` per request, in request order.
+
+        Tokenisation follows lm-evaluation-harness 0.4 (trailing context spaces move to
+        the continuation; continuation tokens = tokens(context+continuation) minus the
+        context's tokens), so log-probabilities equal lm-eval's ``HFLM``.
+        """
+        ...
+
+    def generate(self, requests: Sequence[GenerateRequest]) -> list[str]:
+        """Greedy continuation per request, cut before the first stop string."""
+        ...

@@ -1,0 +1,255 @@
+"""Training data: mixture records, tokenisation, the seeded batch plan and collation.
+
+A mixture folder (written by ``taskmix build``) holds ``prompts.jsonl``: one JSON object
+per line with at least ``prompt``, ``target`` and ``task``. :func:`read_examples` streams
+it as :class:`TrainingExample` records; :func:`tokenise` turns them into one flat token
+array (prompt tokens then target tokens per example) with offsets; :func:`batch_plan`
+gives the deterministic order of micro-batches of one epoch; :func:`collate` pads a
+micro-batch and lists the flat positions whose hidden state predicts a target token.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from ..errors import DataError, TaskmixError
+from ..seeding import derive_seed
+
+PROMPTS_FILE = "prompts.jsonl"
+
+
+@dataclass(frozen=True)
+class TrainingExample:
+    """One training prompt: the model reads ``prompt`` and learns to emit ``target``.
+
+    ``kind`` is ``symbol`` (labels remapped to symbols, no instruction) or ``instruction``
+    (natural labels with the instruction); ``format_name`` names the input/label format.
+    """
+
+    prompt: str
+    target: str
+    task: str
+    uid: str = ""
+    kind: str = "symbol"
+    format_name: str = ""
+    n_exemplars: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "uid": self.uid,
+            "task": self.task,
+            "kind": self.kind,
+            "format": self.format_name,
+            "n_exemplars": self.n_exemplars,
+            "prompt": self.prompt,
+            "target": self.target,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any, path: Path | str = "?", line: int | None = None) -> "TrainingExample":
+        if not isinstance(obj, dict):
+            raise DataError(path, "expected a JSON object", line)
+        for key in ("prompt", "target", "task"):
+            if not isinstance(obj.get(key), str):
+                raise DataError(path, f"missing or non-string field {key!r}", line)
+        if not obj["target"]:
+            raise DataError(path, "empty target", line)
+        return cls(
+            prompt=obj["prompt"],
+            target=obj["target"],
+            task=obj["task"],
+            uid=str(obj.get("uid", "")),
+            kind=str(obj.get("kind", "symbol")),
+            format_name=str(obj.get("format", "")),
+            n_exemplars=int(obj.get("n_exemplars", 0) or 0),
+        )
+
+
+def prompts_path(data: str | Path) -> Path:
+    """The JSONL file of a mixture folder (or the file itself when given one)."""
+    data = Path(data)
+    if data.is_dir():
+        path = data / PROMPTS_FILE
+        if not path.is_file():
+            raise TaskmixError(f"{data}: not a mixture folder (no {PROMPTS_FILE}); build one with `taskmix build`")
+        return path
+    if data.is_file():
+        return data
+    raise TaskmixError(f"{data}: no such mixture folder")
+
+
+def read_examples(data: str | Path) -> Iterator[TrainingExample]:
+    """Stream the examples of a mixture folder or JSONL file; a bad line is a DataError."""
+    path = prompts_path(data)
+    with path.open("r", encoding="utf-8") as f:
+        for i, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(path, f"malformed JSON: {e.msg}", i) from None
+            yield TrainingExample.from_json(obj, path, i)
+
+
+@dataclass(frozen=True)
+class TokenisedData:
+    """Token ids of every example, flat: example ``i`` is ``ids[offsets[i]:offsets[i+1]]``,
+    its first ``prompt_lens[i]`` tokens are prompt (context) and the rest are target."""
+
+    ids: Any  # np.ndarray[int32]
+    offsets: Any  # np.ndarray[int64], len n+1
+    prompt_lens: Any  # np.ndarray[int32], len n
+    n_truncated: int
+
+    def __len__(self) -> int:
+        return len(self.prompt_lens)
+
+    @property
+    def lengths(self) -> Any:
+        return self.offsets[1:] - self.offsets[:-1]
+
+    @property
+    def n_target_tokens(self) -> int:
+        return int((self.lengths - self.prompt_lens).sum())
+
+
+def tokenise(
+    examples: Iterable[TrainingExample],
+    tokenizer: Any,
+    max_length: int,
+    append_eos: bool = False,
+    chunk: int = 512,
+) -> TokenisedData:
+    """Tokenise prompt and target separately and concatenate them.
+
+    The prompt is tokenised with the tokenizer's special tokens (e.g. BOS), the target
+    without. A sequence longer than ``max_length`` loses prompt tokens from its start
+    (the first prompt token, e.g. BOS, is kept); the target is never cut.
+    """
+    import numpy as np
+
+    eos = tokenizer.eos_token_id if append_eos else None
+    if append_eos and eos is None:
+        raise TaskmixError("append_eos is set but the tokenizer has no end-of-sequence token")
+    pieces: list[Any] = []
+    offsets = [0]
+    prompt_lens: list[int] = []
+    truncated = 0
+    buf: list[TrainingExample] = []
+
+    def flush() -> None:
+        nonlocal truncated
+        p_ids = tokenizer([e.prompt for e in buf], add_special_tokens=True)["input_ids"]
+        t_ids = tokenizer([e.target for e in buf], add_special_tokens=False)["input_ids"]
+        for ex, p, t in zip(buf, p_ids, t_ids):
+            t = list(t) + ([eos] if eos is not None else [])
+            if not t:
+                raise TaskmixError(f"example {ex.uid or ex.task!r}: target {ex.target!r} has no tokens")
+            if len(t) >= max_length:
+                raise TaskmixError(
+                    f"example {ex.uid or ex.task!r}: target has {len(t)} tokens, max_length is {max_length}"
+                )
+            if not p:
+                raise TaskmixError(f"example {ex.uid or ex.task!r}: empty prompt and no BOS token to condition on")
+            if len(p) + len(t) > max_length:
+                keep = max_length - len(t)
+                p = [p[0]] + list(p[len(p) - keep + 1 :]) if keep > 1 else [p[0]]
+                truncated += 1
+            seq = np.asarray(list(p) + t, dtype=np.int32)
+            pieces.append(seq)
+            offsets.append(offsets[-1] + len(seq))
+            prompt_lens.append(len(p))
+        buf.clear()
+
+    for ex in examples:
+        buf.append(ex)
+        if len(buf) >= chunk:
+            flush()
+    if buf:
+        flush()
+    if not prompt_lens:
+        raise TaskmixError("the mixture is empty: no training examples")
+    return TokenisedData(
+        ids=np.concatenate(pieces),
+        offsets=np.asarray(offsets, dtype=np.int64),
+        prompt_lens=np.asarray(prompt_lens, dtype=np.int32),
+        n_truncated=truncated,
+    )
+
+
+def batch_plan(lengths: Any, batch_size: int, seed: int, epoch: int, batching: str, bucket_size: int) -> list[Any]:
+    """The micro-batches (arrays of example indices) of one epoch, in order.
+
+    A seeded permutation of all examples; with ``bucket`` batching, each run of
+    ``batch_size * bucket_size`` examples is sorted by length and cut into batches, and
+    the batches are shuffled again; ``sequential`` keeps file order. Depends only on its
+    arguments.
+    """
+    import numpy as np
+
+    n = len(lengths)
+    if batching == "sequential":
+        return [np.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    rng = np.random.default_rng(derive_seed(seed, "train-order", epoch))
+    perm = rng.permutation(n)
+    batches: list[Any] = []
+    if batching == "bucket":
+        span = batch_size * bucket_size
+        for start in range(0, n, span):
+            chunk = perm[start : start + span]
+            chunk = chunk[np.argsort(-np.asarray(lengths)[chunk], kind="stable")]
+            batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+        order = rng.permutation(len(batches))
+        batches = [batches[i] for i in order]
+    else:
+        batches = [perm[i : i + batch_size] for i in range(0, n, batch_size)]
+    return batches
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A padded micro-batch: ``input_ids``/``attention_mask`` are (B, T); ``positions``
+    are flat indices into the (B*T) hidden states that predict ``labels`` (N,)."""
+
+    input_ids: Any
+    attention_mask: Any
+    positions: Any
+    labels: Any
+    n_tokens: int  # real (non-pad) tokens
+    n_targets: int
+
+
+def collate(data: TokenisedData, indices: Any, pad_id: int) -> Batch:
+    """Right-pad the examples ``indices`` and gather their target positions."""
+    import numpy as np
+    import torch
+
+    lens = data.lengths[indices]
+    width = int(lens.max())
+    ids = np.full((len(indices), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(indices), width), dtype=np.int64)
+    positions: list[Any] = []
+    labels: list[Any] = []
+    for row, i in enumerate(indices):
+        start, end = int(data.offsets[i]), int(data.offsets[i + 1])
+        seq = data.ids[start:end]
+        ids[row, : len(seq)] = seq
+        mask[row, : len(seq)] = 1
+        p = int(data.prompt_lens[i])
+        # hidden state at position t predicts token t+1
+        positions.append(row * width + np.arange(p - 1, len(seq) - 1))
+        labels.append(seq[p:])
+    pos = np.concatenate(positions)
+    lab = np.concatenate(labels).astype(np.int64)
+    return Batch(
+        input_ids=torch.from_numpy(ids),
+        attention_mask=torch.from_numpy(mask),
+        positions=torch.from_numpy(pos.astype(np.int64)),
+        labels=torch.from_numpy(lab),
+        n_tokens=int(lens.sum()),
+        n_targets=len(lab),
+    )

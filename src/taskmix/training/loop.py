@@ -1,0 +1,326 @@
+"""The training loop: full fine-tuning or LoRA of a Hugging Face causal LM.
+
+One loop, written out (no HF Trainer), run through :class:`accelerate.Accelerator` so
+that ``accelerate launch`` works unchanged and single-process CPU is the default.
+
+* Loss only on target tokens: the base model's hidden states are computed for the whole
+  sequence, the positions that predict a target token are gathered, and the output layer
+  is applied *only there* (:class:`TargetLoss`); no full-vocabulary logits for the rest.
+* Gradient accumulation is done here (not by Accelerate): a step's loss is the sum of
+  token cross-entropies of its micro-batches divided by their total target tokens.
+  Gradients are synchronised only on the last micro-batch (``accelerator.no_sync``).
+  Under several processes each process normalises by its own target tokens and DDP
+  averages, a close approximation of the global token mean.
+* bf16: fp32 master weights and AdamW state; forward and backward under
+  ``torch.autocast(bfloat16)``. Checkpoints and the final model are fp32.
+* Exact resume: the data order is a pure function of (seed, epoch); checkpoints hold
+  weights, optimizer, scheduler step, RNG and the number of consumed micro-batches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import TaskmixError
+from ..seeding import derive_seed
+from . import rundir
+from .checkpoint import TrainState, checkpoint_dirs, load_checkpoint, save_checkpoint
+from .config import TrainConfig, lr_at
+from .data import TokenisedData, batch_plan, collate, prompts_path, read_examples, tokenise
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a finished (or stopped) run produced."""
+
+    out_dir: Path
+    steps: int
+    total_steps: int
+    last_loss: float | None
+    tokens_per_s: float
+    model_dir: Path | None
+    resumed_from: int | None
+    complete: bool
+
+
+def _target_loss_module() -> type:
+    import torch
+
+    class TargetLoss(torch.nn.Module):
+        """Wraps a causal LM; ``forward`` returns the summed cross-entropy of target tokens."""
+
+        def __init__(self, model: Any):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, positions: Any, labels: Any) -> Any:
+            base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+            hidden = base.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+            h = hidden.last_hidden_state
+            h = h.reshape(-1, h.shape[-1]).index_select(0, positions)
+            logits = base.get_output_embeddings()(h).float()
+            return torch.nn.functional.cross_entropy(logits, labels, reduction="sum")
+
+    return TargetLoss
+
+
+def resolve_model_dir(spec: str | os.PathLike) -> Path:
+    """A model folder: a path, or an alias known to :mod:`taskmix.models` (prepared on demand)."""
+    path = Path(spec)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise TaskmixError(f"{path}: not a Hugging Face model folder (no config.json)")
+        return path
+    try:
+        from ..models.prepare import resolve_model
+    except ImportError:
+        raise TaskmixError(f"{spec}: no such model folder") from None
+    resolved = resolve_model(str(spec))
+    if not Path(resolved).is_dir():
+        raise TaskmixError(f"{spec}: no such model folder")
+    return Path(resolved)
+
+
+def load_for_training(model_dir: Path, config: TrainConfig) -> tuple[Any, Any]:
+    """(model, tokenizer) in fp32, with a LoRA adapter if ``config.lora``."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    except (OSError, ValueError) as e:
+        raise TaskmixError(f"{model_dir}: cannot load model ({' '.join(str(e).split())[:200]})") from None
+    model.config.use_cache = False
+    if config.lora:
+        from peft import LoraConfig, get_peft_model
+
+        torch.manual_seed(derive_seed(config.seed, "lora-init") % (2**63))
+        lora = LoraConfig(
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=list(config.lora_targets) or "all-linear",
+            task_type="CAUSAL_LM",
+        )
+        try:
+            model = get_peft_model(model, lora)
+        except ValueError as e:
+            raise TaskmixError(f"lora_targets {list(config.lora_targets)}: {e}") from None
+    return model, tokenizer
+
+
+def make_optimizer(model: Any, config: TrainConfig) -> Any:
+    """AdamW; weight decay only on matrices (not biases and norm weights)."""
+    import torch
+
+    decay, no_decay = [], []
+    for _, p in model.named_parameters():
+        if p.requires_grad:
+            (decay if p.ndim >= 2 else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(
+        [g for g in groups if g["params"]],
+        lr=config.lr,
+        betas=(config.adam_beta1, config.adam_beta2),
+        eps=config.adam_eps,
+        foreach=False,
+    )
+
+
+def total_steps_for(n_batches: int, config: TrainConfig, world: int) -> int:
+    if config.max_steps is not None:
+        return config.max_steps
+    return max(1, math.ceil(config.epochs * n_batches / (config.grad_accum * world)))
+
+
+def train(
+    model: str | os.PathLike,
+    data: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    config: TrainConfig,
+    *,
+    stop_after: int | None = None,
+    on_step: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` on the mixture ``data`` into ``out_dir``; resume if it holds this run.
+
+    ``stop_after`` ends the run (without saving the final model) after that optimizer
+    step, as if killed there (used by tests). Returns a :class:`TrainResult`.
+    """
+    import torch
+    from accelerate import Accelerator
+
+    out_dir = Path(out_dir)
+    model_dir = resolve_model_dir(model)
+    data_file = prompts_path(data)
+    identity = rundir.run_identity(str(model_dir.resolve()), rundir.file_sha256(data_file), config)
+    accelerator = Accelerator(mixed_precision="no")
+    previous = None
+    if accelerator.is_main_process:
+        previous = rundir.check_or_claim(out_dir, identity)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process and previous and previous.get("status") == "complete":
+        print(f"taskmix: {out_dir} already holds this finished run; model in {out_dir / rundir.MODEL_DIR}")
+        return TrainResult(out_dir, previous.get("steps", 0), previous.get("steps", 0), None, 0.0,
+                           out_dir / rundir.MODEL_DIR, None, True)
+
+    torch.manual_seed(derive_seed(config.seed, "torch") % (2**63))
+    net, tokenizer = load_for_training(model_dir, config)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+    tokens = tokenise(read_examples(data_file), tokenizer, config.max_length, config.append_eos)
+    lengths = tokens.lengths
+    plans: dict[int, list[Any]] = {}
+
+    def plan(epoch: int) -> list[Any]:
+        if epoch not in plans:
+            plans.clear()
+            plans[epoch] = batch_plan(lengths, config.batch_size, config.seed, epoch, config.batching, config.bucket_size)
+        return plans[epoch]
+
+    n_batches = len(plan(0))
+    world, rank = accelerator.num_processes, accelerator.process_index
+    total = total_steps_for(n_batches, config, world)
+
+    wrapper = _target_loss_module()(net)
+    optimizer = make_optimizer(net, config)
+    wrapper, optimizer = accelerator.prepare(wrapper, optimizer)
+    inner = accelerator.unwrap_model(wrapper).model
+
+    state = TrainState(step=0, micro_batches=0, tokens=0, elapsed_s=0.0)
+    resumed_from = None
+    ckpts = checkpoint_dirs(out_dir)
+    if ckpts:
+        state = load_checkpoint(ckpts[-1], inner, optimizer)
+        resumed_from = state.step
+        if accelerator.is_main_process:
+            rundir.truncate_loss_log(out_dir, state.step)
+    elif accelerator.is_main_process:
+        rundir.truncate_loss_log(out_dir, 0)
+    accelerator.wait_for_everyone()
+
+    log = rundir.LossLog(out_dir) if accelerator.is_main_process else None
+    bar = _progress(config, accelerator, total, state.step)
+    autocast = (
+        torch.autocast(device_type=accelerator.device.type, dtype=torch.bfloat16)
+        if config.dtype == "bf16"
+        else contextlib.nullcontext()
+    )
+    wrapper.train()
+    step, micro, seen = state.step, state.micro_batches, state.tokens
+    start_time, elapsed_before = time.perf_counter(), state.elapsed_s
+    run_tokens, last_loss = 0, None
+    try:
+        while step < total:
+            lr = lr_at(step, total, config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            batches = []
+            for k in range(config.grad_accum):
+                m = micro + k * world + rank
+                epoch, index = divmod(m, n_batches)
+                batches.append(collate(tokens, plan(epoch)[index], pad_id))
+            group_targets = sum(b.n_targets for b in batches)
+            loss_sum = 0.0
+            for k, b in enumerate(batches):
+                sync = k == len(batches) - 1
+                ctx = contextlib.nullcontext() if sync else accelerator.no_sync(wrapper)
+                with ctx:
+                    with autocast:
+                        s = wrapper(
+                            b.input_ids.to(accelerator.device),
+                            b.attention_mask.to(accelerator.device),
+                            b.positions.to(accelerator.device),
+                            b.labels.to(accelerator.device),
+                        )
+                    accelerator.backward(s / group_targets)
+                loss_sum += float(s.detach())
+                run_tokens += b.n_tokens
+            if config.max_grad_norm > 0:
+                accelerator.clip_grad_norm_(wrapper.parameters(), config.max_grad_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            micro += config.grad_accum * world
+            step += 1
+            last_loss = loss_sum / group_targets
+            seen += sum(b.n_tokens for b in batches)
+            elapsed = time.perf_counter() - start_time
+            tps = run_tokens / elapsed if elapsed > 0 else 0.0
+            if log is not None and (step % config.log_every == 0 or step == total):
+                log.write({"step": step, "loss": round(last_loss, 6), "lr": lr, "epoch": round(micro / n_batches, 4),
+                           "tokens": seen, "tokens_per_s": round(tps, 1)})
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{last_loss:.4f}", tok_s=f"{tps:,.0f}")
+            if on_step is not None:
+                on_step(step, last_loss)
+            done = step == total
+            if config.save_every and step % config.save_every == 0 and not done:
+                _save(accelerator, out_dir, inner, optimizer, config,
+                      TrainState(step, micro, seen, elapsed_before + elapsed))
+            if stop_after is not None and step >= stop_after and not done:
+                return TrainResult(out_dir, step, total, last_loss, tps, None, resumed_from, False)
+    finally:
+        if bar is not None:
+            bar.close()
+        if log is not None:
+            log.close()
+
+    elapsed = time.perf_counter() - start_time
+    tps = run_tokens / elapsed if elapsed > 0 else 0.0
+    final_dir = None
+    if accelerator.is_main_process:
+        final_dir = save_final(out_dir, inner, tokenizer, config)
+        rundir.plot_loss(out_dir)
+        rundir.mark(out_dir, status="complete", steps=step, tokens_per_s=round(tps, 1),
+                    truncated_examples=tokens.n_truncated, examples=len(tokens))
+    accelerator.wait_for_everyone()
+    return TrainResult(out_dir, step, total, last_loss, tps, final_dir, resumed_from, True)
+
+
+def _save(accelerator: Any, out_dir: Path, model: Any, optimizer: Any, config: TrainConfig, state: TrainState) -> None:
+    if accelerator.is_main_process:
+        save_checkpoint(out_dir, model, optimizer, state, config.keep_checkpoints)
+        rundir.plot_loss(out_dir)
+    accelerator.wait_for_everyone()
+
+
+def _progress(config: TrainConfig, accelerator: Any, total: int, initial: int) -> Any:
+    if not (config.progress and accelerator.is_main_process):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True)
+
+
+def save_final(out_dir: Path, model: Any, tokenizer: Any, config: TrainConfig) -> Path:
+    """Save a standard HF folder ``model/`` (LoRA merged into the weights) and, for LoRA
+    with ``save_adapter``, the bare adapter in ``adapter/``. Written via temp folders."""
+    final = out_dir / rundir.MODEL_DIR
+
+    def publish(tmp: Path, dest: Path) -> None:
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+
+    if config.lora:
+        if config.save_adapter:
+            tmp = out_dir / ".adapter.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            model.save_pretrained(tmp)
+            publish(tmp, out_dir / rundir.ADAPTER_DIR)
+        model = model.merge_and_unload()
+    model.config.use_cache = True
+    tmp = out_dir / ".model.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    publish(tmp, final)
+    return final

@@ -1,0 +1,108 @@
+"""`taskmix eval`, `taskmix compare` and `taskmix symbols` through taskmix.cli.main."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from taskmix.cli import main
+from tests.plugins.eval import FakeModel
+
+
+@pytest.fixture
+def fake_engine(monkeypatch):
+    """Replace the engine's model loading by the fake model (the rest is real)."""
+    from taskmix.evaluation import runner
+
+    model = FakeModel()
+    monkeypatch.setattr(runner, "load_eval_model", lambda config: model)
+    monkeypatch.setattr(runner, "check_model_spec", lambda spec: None)
+    return model
+
+
+@pytest.fixture
+def task_file(tmp_path) -> Path:
+    rows = [{"text": f"row {i} is {'good' if i % 2 else 'bad'}", "label": "positive" if i % 2 else "negative"}
+            for i in range(40)]
+    path = tmp_path / "mine.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def one_line_error(capsys, argv: list[str], pattern: str) -> None:
+    rc = main(argv)
+    err = capsys.readouterr().err
+    assert rc != 0
+    assert err.startswith("taskmix: error:") and err.count("\n") == 1, err
+    assert pattern in err, err
+    assert "Traceback" not in err
+
+
+def test_eval_on_a_user_file_writes_a_run_and_compare_reads_it(tmp_path, task_file, fake_engine, capsys):
+    out = tmp_path / "runs" / "a"
+    argv = ["eval", "--model", "fake", "--tasks", str(task_file), "--settings", "noinstr_labels,flipped",
+            "--k", "2", "--max-examples", "6", "--out", str(out), "--no-progress", "--no-plots"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "| mine | 6 |" in printed and f"wrote {out}" in printed
+    data = json.loads((out / "results.json").read_text())
+    assert [s["setting"] for s in data["scores"]] == ["noinstr_labels", "flipped"]
+    assert len((out / "predictions.jsonl").read_text().splitlines()) == 12
+    # same evaluation again: allowed (resumes through the engine cache)
+    assert main(argv) == 0
+    capsys.readouterr()
+    # a different evaluation into the same folder: refused, results kept
+    one_line_error(capsys, argv[:-4] + ["--seed", "5", "--out", str(out), "--no-progress", "--no-plots"], "different run")
+    assert json.loads((out / "results.json").read_text())["run_key"] == data["run_key"]
+    out_b = tmp_path / "runs" / "b"
+    assert main(argv[:-4] + ["--format", "q_a", "--out", str(out_b), "--no-progress", "--no-plots"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(out), str(out_b)]) == 0
+    text = capsys.readouterr().out
+    assert "mine" in text and "B-A" in text
+
+
+def test_unknown_suite(capsys, tmp_path):
+    one_line_error(capsys, ["eval", "--model", "x", "--suite", "nope", "--out", str(tmp_path / "o")], "unknown suite 'nope'")
+
+
+def test_unknown_task(capsys, tmp_path, fake_engine, mirror):
+    one_line_error(capsys, ["eval", "--model", "x", "--tasks", "nosuchtask", "--out", str(tmp_path / "o")],
+                   "unknown task 'nosuchtask'")
+
+
+def test_k_larger_than_a_class(capsys, tmp_path, task_file, fake_engine):
+    one_line_error(capsys, ["eval", "--model", "x", "--tasks", str(task_file), "--k", "50", "--no-progress",
+                            "--out", str(tmp_path / "o")], "class")
+    assert not (tmp_path / "o" / "results.json").exists()
+
+
+def test_prompt_that_cannot_fit(capsys, tmp_path, task_file, fake_engine):
+    one_line_error(capsys, ["eval", "--model", "x", "--tasks", str(task_file), "--max-context-tokens", "8",
+                            "--no-progress", "--out", str(tmp_path / "o")], "does not fit")
+
+
+def test_model_path_that_does_not_exist(capsys, tmp_path, task_file):
+    one_line_error(capsys, ["eval", "--model", str(tmp_path / "no-model"), "--tasks", str(task_file),
+                            "--out", str(tmp_path / "o")], "not found")
+
+
+def test_missing_task_file_and_bad_setting(capsys, tmp_path, fake_engine):
+    one_line_error(capsys, ["eval", "--model", "x", "--tasks", str(tmp_path / "missing.jsonl"),
+                            "--out", str(tmp_path / "o")], "missing.jsonl")
+    one_line_error(capsys, ["eval", "--model", "x", "--tasks", "subj", "--settings", "weird",
+                            "--out", str(tmp_path / "o")], "unknown setting")
+
+
+def test_compare_needs_run_folders(capsys, tmp_path):
+    one_line_error(capsys, ["compare", str(tmp_path), str(tmp_path)], "not an evaluation run")
+
+
+def test_symbols_show(capsys):
+    assert main(["symbols", "show", "--pool", "tuning", "--n", "5", "--kind", "word"]) == 0
+    out = capsys.readouterr().out
+    assert "pool tuning: 30000 symbols" in out and "word" in out
+    assert len(out.strip().splitlines()[-1].split()) == 5
+    one_line_error(capsys, ["symbols", "show", "--pool", "nope"], "unknown symbol pool")

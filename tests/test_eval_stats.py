@@ -1,0 +1,52 @@
+"""Intervals and scoring rules against hand-computed values."""
+
+from __future__ import annotations
+
+import pytest
+
+from taskmix.evaluation.scoring import candidate_scores, exact_match, rank_classify
+from taskmix.evaluation.stats import paired_bootstrap_difference, stratified_bootstrap_mean, wilson_interval
+from taskmix.records import LoglikelihoodResult as R
+
+
+def test_wilson_matches_hand_computed_values():
+    lo, hi = wilson_interval(8, 10)  # textbook: 0.490 .. 0.943
+    assert lo == pytest.approx(0.4902, abs=1e-4) and hi == pytest.approx(0.9433, abs=1e-4)
+    lo, hi = wilson_interval(0, 20)
+    assert lo == 0.0 and hi == pytest.approx(0.1611, abs=1e-4)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    with pytest.raises(ValueError):
+        wilson_interval(3, 2)
+
+
+def test_stratified_bootstrap_mean_is_seeded_and_brackets_the_mean():
+    groups = [[1, 1, 0, 1], [0, 0, 1, 0, 0, 0]]
+    mean, lo, hi = stratified_bootstrap_mean(groups, seed=1, n_boot=500)
+    assert mean == pytest.approx((0.75 + 1 / 6) / 2)
+    assert lo < mean < hi
+    assert stratified_bootstrap_mean(groups, seed=1, n_boot=500) == (mean, lo, hi)
+    # a constant group has no spread
+    assert stratified_bootstrap_mean([[1, 1, 1]], seed=0, n_boot=200) == (1.0, 1.0, 1.0)
+
+
+def test_paired_bootstrap_difference():
+    a = [[0, 0, 1, 1, 0]]
+    b = [[1, 0, 1, 1, 1]]
+    d, lo, hi = paired_bootstrap_difference(a, b, seed=0, n_boot=1000)
+    assert d == pytest.approx(0.4)
+    assert 0.0 <= lo <= d <= hi <= 0.8
+    same = paired_bootstrap_difference(a, a, seed=0, n_boot=200)
+    assert same == (0.0, 0.0, 0.0)
+
+
+def test_rank_classification_sum_and_length_normalised():
+    results = [R(-3.0, 3, False), R(-2.5, 1, False), R(-2.5, 5, False)]
+    assert rank_classify(results) == 1  # ties go to the first
+    assert candidate_scores(results, True) == (-1.0, -2.5, -0.5)
+    assert rank_classify(results, length_normalized=True) == 2
+
+
+def test_exact_match_trims_and_cuts_at_newline():
+    assert exact_match(" [1, 2]\nInput: x", "[1, 2]")
+    assert not exact_match("[1, 2, 3]", "[1, 2]")
+    assert exact_match(" '10'", "'10'")

@@ -1,0 +1,125 @@
+"""The symbol-tuning mixture: prompt rules, evaluation-task exclusion, determinism, CLI errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from taskmix.cli import main
+from taskmix.errors import TaskmixError
+from taskmix.mixture.build import build_symbol_mixture, content_sha256
+from taskmix.mixture.config import DEFAULT_TASKS, MixtureConfig
+from taskmix.mixture.symbol import LengthMeter, is_evaluation_task, make_prompt, plan_task
+from taskmix.prompts.formats import FORMAT_NAMES
+from taskmix.symbols import symbol_pool
+
+SMALL = dict(tasks=("toy", "toy3"), per_task_cap=12, max_length=400)
+
+
+def read(out):
+    return [json.loads(line) for line in (out / "prompts.jsonl").read_text().splitlines()]
+
+
+def test_default_tasks_are_disjoint_from_the_symbol_eval_suite():
+    from taskmix.evaluation.suites import suite_tasks
+
+    eval_names = {t.name for t in suite_tasks("symbol-eval")}
+    assert eval_names and not eval_names & set(DEFAULT_TASKS)
+    assert not any(is_evaluation_task(t) for t in DEFAULT_TASKS)
+    assert all(is_evaluation_task(t) for t in eval_names)
+    assert is_evaluation_task("tweeteval/stance_climate")  # every stance task, even unlisted
+
+
+def test_symbol_prompt_follows_the_rules(toy_loader):
+    config = MixtureConfig(**SMALL)
+    plan = plan_task(toy_loader("toy3"), "train")
+    tuning = set(symbol_pool("tuning"))
+    for q in range(10):
+        p = make_prompt(plan, q, config, LengthMeter(None, 4.0))
+        assert p is not None and p.kind == "symbol"
+        assert p.format_name in FORMAT_NAMES
+        assert "Classify" not in p.prompt  # no instruction
+        assert p.target.startswith(" ") and p.target.strip() in tuning
+        for word in ("entailment", "neutral", "contradiction"):
+            assert word not in p.prompt
+        query = plan.examples[q]
+        assert p.prompt.count(query.get("premise")) == 1  # the query is never its own exemplar
+        assert 2 * 3 <= p.n_exemplars <= 10 * 3
+        assert p.uid == f"toy3:{query.uid}"
+    # the same query gives the same prompt; another seed gives another
+    assert make_prompt(plan, 3, config, LengthMeter(None, 4.0)) == make_prompt(plan, 3, config, LengthMeter(None, 4.0))
+    other = MixtureConfig(**SMALL, seed=9)
+    assert make_prompt(plan, 3, other, LengthMeter(None, 4.0)) != make_prompt(plan, 3, config, LengthMeter(None, 4.0))
+
+
+def test_exemplars_per_class_shrink_to_fit_max_length(toy_loader):
+    plan = plan_task(toy_loader("toy"), "train")
+    meter = LengthMeter(None, 1.0)  # one token per character: easy to reason about
+    roomy = MixtureConfig(**dict(SMALL, max_length=5000), min_exemplars_per_class=10, max_exemplars_per_class=10)
+    assert make_prompt(plan, 0, roomy, meter).n_exemplars == 20
+    tight = MixtureConfig(**dict(SMALL, max_length=260), min_exemplars_per_class=2, max_exemplars_per_class=10)
+    for q in range(8):
+        p = make_prompt(plan, q, tight, meter)
+        assert p is not None and len(p.prompt + p.target) <= 260
+        assert p.n_exemplars in (4, 6, 8)  # 2 classes: whole exemplars per class are dropped
+
+
+def test_instruction_share_mixes_natural_label_prompts(toy_loader, tmp_path):
+    out = tmp_path / "mix"
+    result = build_symbol_mixture(MixtureConfig(**SMALL, instruction_share=0.5), out, load=toy_loader)
+    rows = read(out)
+    inst = [r for r in rows if r["kind"] == "instruction"]
+    assert 0 < len(inst) < len(rows)
+    for r in inst:
+        assert r["prompt"].startswith("Classify the")
+        assert r["target"].strip() in ("negative", "positive", "entailment", "neutral", "contradiction")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["tasks"]["toy"]["written"] == 12 and result.n_prompts == 24
+
+
+def test_same_config_same_bytes_and_dataset_on_disk(toy_loader, tmp_path):
+    from datasets import load_from_disk
+
+    a = build_symbol_mixture(MixtureConfig(**SMALL), tmp_path / "a", load=toy_loader)
+    b = build_symbol_mixture(MixtureConfig(**SMALL), tmp_path / "b", load=toy_loader)
+    c = build_symbol_mixture(MixtureConfig(**SMALL, seed=1), tmp_path / "c", load=toy_loader)
+    assert a.content_sha256 == b.content_sha256 == content_sha256(tmp_path / "a")
+    assert a.content_sha256 != c.content_sha256
+    assert (tmp_path / "a" / "prompts.jsonl").read_bytes() == (tmp_path / "b" / "prompts.jsonl").read_bytes()
+    assert (tmp_path / "a" / "manifest.json").read_bytes() == (tmp_path / "b" / "manifest.json").read_bytes()
+    ds = load_from_disk(str(tmp_path / "a" / "dataset"))
+    assert len(ds) == 24 and ds[0]["prompt"] == read(tmp_path / "a")[0]["prompt"]
+    # building again into the same folder with the same config changes nothing
+    assert build_symbol_mixture(MixtureConfig(**SMALL), tmp_path / "a", load=toy_loader).already_built
+
+
+def test_max_length_too_short_is_an_error_and_leaves_nothing(toy_loader, tmp_path):
+    with pytest.raises(TaskmixError, match="max_length 20 is too short for 2 exemplar"):
+        build_symbol_mixture(MixtureConfig(**dict(SMALL, max_length=20)), tmp_path / "m", load=toy_loader)
+    assert not (tmp_path / "m").exists() and not list(tmp_path.iterdir())
+
+
+def test_build_cli_bad_inputs(tmp_path, capsys):
+    def err():
+        lines = [l for l in capsys.readouterr().err.splitlines() if l.startswith("taskmix:")]
+        assert len(lines) == 1
+        return lines[0]
+
+    cfg = tmp_path / "mix.yaml"
+    cfg.write_text("tasks: [sst2, tweeteval/hate]\n")
+    assert main(["build", "symbol", "--config", str(cfg), "--out", str(tmp_path / "m")]) != 0
+    assert "'tweeteval/hate' is in the symbol-eval suite" in err()
+    assert main(["build", "symbol", "--out", str(tmp_path / "m"), "--extra-tasks", "subj"]) != 0
+    assert "'subj' is in the symbol-eval suite" in err()
+    cfg.write_text("tasks: []\n")
+    assert main(["build", "symbol", "--config", str(cfg), "--out", str(tmp_path / "m")]) != 0
+    assert "tasks must name at least one task" in err()
+    cfg.write_text("tasks: [sst2]\nmax_exemplars_per_class: 1\n")
+    assert main(["build", "symbol", "--config", str(cfg), "--out", str(tmp_path / "m")]) != 0
+    assert "max_exemplars_per_class must be >= min_exemplars_per_class" in err()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    assert main(["build", "symbol", "--tasks", "sst2", "--out", str(tmp_path / "full")]) != 0
+    assert "exists and is not a mixture folder" in err()
+    assert not (tmp_path / "m").exists()
