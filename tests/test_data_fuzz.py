@@ -42,7 +42,7 @@ SEEDS = {
 }
 SUFFIX = {"csv": ".csv", "user_jsonl": ".jsonl"}
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=int(__import__("os").environ.get("TASKMIX_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _call(kind: str, data: bytes) -> None:
@@ -86,6 +86,45 @@ def test_archive_random_bytes(data):
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "a.tar.gz"
         p.write_bytes(data)
+        try:
+            safe_extract(p, Path(d) / "out")
+        except DataError:
+            pass
+
+
+def _zip_bytes() -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("d/a.json", '{"a": 1}' * 20)
+    return buf.getvalue()
+
+
+def _tgz_bytes() -> bytes:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        data = b'{"a": 1}' * 20
+        info = tarfile.TarInfo("d/a.json")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("make", [_zip_bytes, _tgz_bytes], ids=["zip", "tgz"])
+@FUZZ
+@given(cut=st.integers(min_value=0, max_value=2000), flip=st.integers(min_value=0, max_value=255), at=st.integers(min_value=0, max_value=2000))
+def test_archive_truncated_and_mutated(make, cut, flip, at):
+    data = bytearray(make())
+    data = data[: max(1, min(cut, len(data)))]
+    data[at % len(data)] = flip
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "a.bin"
+        p.write_bytes(bytes(data))
         try:
             safe_extract(p, Path(d) / "out")
         except DataError:

@@ -8,7 +8,9 @@ atomically, and re-checks that every written path stays inside the target folder
 
 from __future__ import annotations
 
+import lzma
 import stat
+import struct
 import tarfile
 import zipfile
 import zlib
@@ -20,6 +22,9 @@ from ..errors import DataError
 from ..fileio import atomic_write_bytes
 
 DEFAULT_MAX_MEMBER_BYTES = 64 << 20
+#: What the tar/zip/compression modules raise on a corrupt or unsupported archive.
+CORRUPT = (tarfile.TarError, zipfile.BadZipFile, zlib.error, lzma.LZMAError, struct.error, EOFError,
+           ValueError, NotImplementedError, RuntimeError, OSError)
 
 
 def json_only(name: str) -> bool:
@@ -87,12 +92,12 @@ def _zip_members(path: Path, zf: zipfile.ZipFile) -> Iterator[_Member]:
 
 
 def _open_members(path: Path):
-    if zipfile.is_zipfile(path):
-        return zipfile.ZipFile(path), _zip_members
     try:
+        if zipfile.is_zipfile(path):
+            return zipfile.ZipFile(path), _zip_members
         return tarfile.open(path, "r:*"), _tar_members
-    except (tarfile.TarError, zlib.error, EOFError, OSError) as e:
-        raise DataError(path, f"not a readable tar or zip archive ({e})") from None
+    except CORRUPT as e:
+        raise DataError(path, f"not a readable tar or zip archive ({type(e).__name__}: {e})") from None
 
 
 def safe_extract(
@@ -141,7 +146,7 @@ def safe_extract(
                     raise DataError(archive, f"refusing archive: member path leaves the target folder {m.name!r}")
                 atomic_write_bytes(target, m.read())
                 written.append(target)
-        except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:
+        except CORRUPT as e:
             if isinstance(e, OSError) and getattr(e, "filename", None):
                 raise  # a problem with the target folder, reported by the CLI with its path
             raise DataError(archive, f"corrupt archive ({type(e).__name__}: {e})") from None
