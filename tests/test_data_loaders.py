@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from taskmix.errors import DataError
-from taskmix.loaders import common
-from taskmix.loaders.common import RawRecord
+from taskmix.loaders import common, parsers
+from taskmix.loaders.parsers import RawRecord
 
 
 def test_label_first_cp1252_keeps_nel_inside_line(data_fixtures):
-    recs = common.parse_label_first(data_fixtures / "label_first_cp1252.all", "cp1252")
+    recs = parsers.parse_label_first(data_fixtures / "label_first_cp1252.all", "cp1252")
     assert [r.label for r in recs] == ["0", "1", "1"]
     assert [r.line for r in recs] == [1, 2, 4]  # blank line 3 skipped, \x85 is not a line break
     assert recs[1].fields == (("sentence", "the plot follows a young boy named sam \u2026 who saves a town ."),)
@@ -21,7 +19,7 @@ def test_label_first_cp1252_keeps_nel_inside_line(data_fixtures):
 
 def test_label_first_rejects_non_utf8_when_utf8_expected(data_fixtures):
     with pytest.raises(DataError) as e:
-        common.parse_label_first(data_fixtures / "label_first_cp1252.all")
+        parsers.parse_label_first(data_fixtures / "label_first_cp1252.all")
     assert str(e.value).startswith(f"{data_fixtures / 'label_first_cp1252.all'}:2: not valid utf-8")
 
 
@@ -29,18 +27,18 @@ def test_label_first_missing_text(tmp_path):
     p = tmp_path / "x.all"
     p.write_text("0 fine\n1\n")
     with pytest.raises(DataError, match=r"x.all:2: expected '<label> <text>'"):
-        common.parse_label_first(p)
+        parsers.parse_label_first(p)
 
 
 def test_parallel_and_mapping(data_fixtures):
-    recs = common.parse_parallel(data_fixtures / "tweets_text.txt", data_fixtures / "tweets_labels.txt")
+    recs = parsers.parse_parallel(data_fixtures / "tweets_text.txt", data_fixtures / "tweets_labels.txt")
     assert [(r.fields[0][1], r.label) for r in recs] == [("good movie", "1"), ("bad movie", "0"), ("okay movie", "2")]
-    assert common.parse_mapping(data_fixtures / "mapping.txt") == (("0", "negative"), ("1", "neutral"), ("2", "positive"))
+    assert parsers.parse_mapping(data_fixtures / "mapping.txt") == (("0", "negative"), ("1", "neutral"), ("2", "positive"))
 
 
 def test_label_file_shorter_than_text_file(data_fixtures):
     with pytest.raises(DataError) as e:
-        common.parse_parallel(data_fixtures / "tweets_text.txt", data_fixtures / "tweets_labels_short.txt")
+        parsers.parse_parallel(data_fixtures / "tweets_text.txt", data_fixtures / "tweets_labels_short.txt")
     msg = str(e.value)
     assert "tweets_labels_short.txt" in msg and "2 labels" in msg and "3 lines" in msg
 
@@ -49,14 +47,14 @@ def test_bad_mapping(tmp_path):
     p = tmp_path / "mapping.txt"
     p.write_text("0\tneg\n1 pos\n")
     with pytest.raises(DataError, match="mapping.txt:2"):
-        common.parse_mapping(p)
+        parsers.parse_mapping(p)
     p.write_text("")
     with pytest.raises(DataError, match="empty label mapping"):
-        common.parse_mapping(p)
+        parsers.parse_mapping(p)
 
 
 def test_keyed_json(data_fixtures):
-    recs = common.parse_keyed_json(data_fixtures / "keyed.json", {"text_a": "premise", "text_b": "hypothesis"})
+    recs = parsers.parse_keyed_json(data_fixtures / "keyed.json", {"text_a": "premise", "text_b": "hypothesis"})
     assert [r.key for r in recs] == ["0", "1", "2"]
     assert recs[0].fields == (("premise", "A man eats."), ("hypothesis", "Someone eats."))
     assert recs[1].label == "contradiction"
@@ -64,82 +62,82 @@ def test_keyed_json(data_fixtures):
 
 def test_keyed_json_missing_label_and_truncated(data_fixtures):
     with pytest.raises(DataError, match="record '1' has no field 'label'"):
-        common.parse_keyed_json(data_fixtures / "keyed_missing_label.json", {"text_a": "a", "text_b": "b"})
+        parsers.parse_keyed_json(data_fixtures / "keyed_missing_label.json", {"text_a": "a", "text_b": "b"})
     with pytest.raises(DataError) as e:
-        common.parse_keyed_json(data_fixtures / "keyed_truncated.json", {"text_a": "a"})
+        parsers.parse_keyed_json(data_fixtures / "keyed_truncated.json", {"text_a": "a"})
     assert "keyed_truncated.json:3: malformed JSON" in str(e.value)
 
 
 def test_keyed_json_int_labels_and_wrong_types(tmp_path):
     p = tmp_path / "k.json"
     p.write_text('{"0": {"text_a": "x", "text_b": null, "label": 1}}')
-    recs = common.parse_keyed_json(p, {"text_a": "s", "text_b": "t"}, optional=("text_b",))
+    recs = parsers.parse_keyed_json(p, {"text_a": "s", "text_b": "t"}, optional=("text_b",))
     assert recs[0].label == "1" and recs[0].fields == (("s", "x"),)
     p.write_text('[1, 2]')
     with pytest.raises(DataError, match="expected a JSON object"):
-        common.parse_keyed_json(p, {"text_a": "s"})
+        parsers.parse_keyed_json(p, {"text_a": "s"})
     p.write_text('{"0": {"text_a": ["x"], "label": 1}}')
     with pytest.raises(DataError, match="not text"):
-        common.parse_keyed_json(p, {"text_a": "s"})
+        parsers.parse_keyed_json(p, {"text_a": "s"})
 
 
 def test_jsonl(data_fixtures):
-    recs = common.parse_jsonl(data_fixtures / "pairs.jsonl", ["premise", "hypothesis"], "label")
+    recs = parsers.parse_jsonl(data_fixtures / "pairs.jsonl", ["premise", "hypothesis"], "label")
     assert [r.label for r in recs] == ["entailment", "contradiction"]
     with pytest.raises(DataError, match=r"pairs_missing_field.jsonl:2: missing field 'hypothesis'"):
-        common.parse_jsonl(data_fixtures / "pairs_missing_field.jsonl", ["premise", "hypothesis"], "label")
+        parsers.parse_jsonl(data_fixtures / "pairs_missing_field.jsonl", ["premise", "hypothesis"], "label")
     with pytest.raises(DataError, match=r"pairs_malformed.jsonl:2: malformed JSON"):
-        common.parse_jsonl(data_fixtures / "pairs_malformed.jsonl", ["premise", "hypothesis"], "label")
+        parsers.parse_jsonl(data_fixtures / "pairs_malformed.jsonl", ["premise", "hypothesis"], "label")
 
 
 def test_csv(data_fixtures):
-    recs = common.parse_csv(data_fixtures / "user.csv", ["text"], "label")
+    recs = parsers.parse_csv(data_fixtures / "user.csv", ["text"], "label")
     assert [r.fields[0][1] for r in recs][:3] == ["I loved it, truly.", "Terrible.", 'Fine, "ok" I guess']
     assert [r.line for r in recs] == [2, 3, 4, 5, 6]
     with pytest.raises(DataError, match="missing column 'review'"):
-        common.parse_csv(data_fixtures / "user.csv", ["review"], "label")
+        parsers.parse_csv(data_fixtures / "user.csv", ["review"], "label")
     with pytest.raises(DataError, match=r"user_nonutf8.csv:3: not valid utf-8"):
-        common.parse_csv(data_fixtures / "user_nonutf8.csv", ["text"], "label")
+        parsers.parse_csv(data_fixtures / "user_nonutf8.csv", ["text"], "label")
 
 
 def test_csv_ragged_row(tmp_path):
     p = tmp_path / "r.csv"
     p.write_text("text,label\na,b\nc,d,e\n")
     with pytest.raises(DataError, match=r"r.csv:3: expected 2 columns, got 3"):
-        common.parse_csv(p, ["text"], "label")
+        parsers.parse_csv(p, ["text"], "label")
 
 
 def test_ade_parsers(data_fixtures, tmp_path):
-    pos = common.parse_ade_rel(data_fixtures / "ade.rel")
-    neg = common.parse_ade_neg(data_fixtures / "ade_neg.txt")
+    pos = parsers.parse_ade_rel(data_fixtures / "ade.rel")
+    neg = parsers.parse_ade_neg(data_fixtures / "ade_neg.txt")
     assert len(pos) == 2 and {r.label for r in pos} == {"1"}
     assert len(common.dedupe(pos)) == 1
     assert neg[0].fields == (("sentence", "Clioquinol intoxication occurring in the treatment."),)
     bad = tmp_path / "bad.rel"
     bad.write_text("1|only three|cols\n")
     with pytest.raises(DataError, match="bad.rel:1: expected 8"):
-        common.parse_ade_rel(bad)
+        parsers.parse_ade_rel(bad)
     bad.write_text("123 POS a sentence\n")
     with pytest.raises(DataError, match="bad.rel:1"):
-        common.parse_ade_neg(bad)
+        parsers.parse_ade_neg(bad)
 
 
 def test_trec_coarse(data_fixtures):
-    recs = common.parse_trec_coarse(data_fixtures / "trec_coarse.txt")
+    recs = parsers.parse_trec_coarse(data_fixtures / "trec_coarse.txt")
     assert [(r.label, r.fields[0][1]) for r in recs] == [("DESC", "How did serfdom develop ?"), ("NUM", "How far is it ?")]
 
 
 def test_missing_file_and_folder(tmp_path):
     with pytest.raises(DataError, match="file not found"):
-        common.read_lines(tmp_path / "absent.txt")
+        parsers.read_lines(tmp_path / "absent.txt")
     with pytest.raises(DataError, match="is a folder"):
-        common.read_lines(tmp_path)
+        parsers.read_lines(tmp_path)
 
 
 def test_clean_csv_artifacts():
-    assert common.clean_csv_artifacts('Sales\\\\up \\$18 #39;s ""big"" \\nday &#65533;x') == 'Sales up $18 \'s "big" day \ufffdx'
-    assert common.clean_csv_artifacts("in\\Eastern") == "in Eastern"
-    assert common.clean_csv_artifacts("#55296; stays") == "#55296; stays"  # a surrogate is left alone
+    assert parsers.clean_csv_artifacts('Sales\\\\up \\$18 #39;s ""big"" \\nday &#65533;x') == 'Sales up $18 \'s "big" day \ufffdx'
+    assert parsers.clean_csv_artifacts("in\\Eastern") == "in Eastern"
+    assert parsers.clean_csv_artifacts("#55296; stays") == "#55296; stays"  # a surrogate is left alone
 
 
 def _recs(labels, path="f.txt"):

@@ -28,6 +28,16 @@ def test_load_jsonl_with_label_space(data_fixtures):
     assert task.split("train")[0].fields[0][0] == "premise"
 
 
+def test_json_array_file(tmp_path):
+    p = tmp_path / "rows.json"
+    p.write_text('[{"t": "a", "y": "pos"}, {"t": "b", "y": "neg"}, {"t": "c", "y": "pos"}]')
+    task = load_file(p, text_fields=("t",), label_field="y")
+    assert task.label_space == ("neg", "pos") and sum(len(s) for s in task.splits) == 3
+    p.write_text('[{"t": "a", "y": "pos"}, {"t": "b"}]')
+    with pytest.raises(DataError, match="record 1 has no field 'y'"):
+        load_file(p, text_fields=("t",), label_field="y")
+
+
 def test_integer_labels_index_the_label_space(tmp_path):
     p = tmp_path / "d.jsonl"
     p.write_text("".join(f'{{"t": "x{i}", "y": {i % 2}}}\n' for i in range(10)))

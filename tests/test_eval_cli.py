@@ -106,3 +106,18 @@ def test_symbols_show(capsys):
     assert "pool tuning: 30000 symbols" in out and "word" in out
     assert len(out.strip().splitlines()[-1].split()) == 5
     one_line_error(capsys, ["symbols", "show", "--pool", "nope"], "unknown symbol pool")
+
+
+def test_yaml_config_drives_eval_and_flags_override(tmp_path, task_file, fake_engine, capsys):
+    cfg = tmp_path / "eval.yaml"
+    cfg.write_text(f"model: fake\ntasks: [{task_file}]\nsettings: [noinstr_symbols]\nk: 1\nmax_examples: 4\n"
+                   "plots: false\nprogress: false\nshared_demos: true\n")
+    out = tmp_path / "y"
+    assert main(["eval", "--config", str(cfg), "--k", "2", "--out", str(out)]) == 0
+    capsys.readouterr()
+    data = json.loads((out / "results.json").read_text())
+    assert data["config"]["k"] == 2 and data["config"]["shared_demos"] is True
+    assert data["config"]["settings"] == ["noinstr_symbols"]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: fake\ntasks: [x]\nwrong_key: 1\n")
+    one_line_error(capsys, ["eval", "--config", str(bad), "--out", str(out)], "unknown key 'wrong_key'")

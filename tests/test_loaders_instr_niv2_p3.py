@@ -121,3 +121,18 @@ def test_unheld_p3_dataset_has_empty_splits(mirror):
     t = promptsource.load("p3/acronym_identification", mirror)
     assert t.meta("examples") == "not held"
     assert all(len(s) == 0 for s in t.splits) and t.instructions
+
+
+def test_p3_renders_held_dataset_through_the_catalogue(mirror):
+    pytest.importorskip("taskmix.loaders.tweeteval")
+    t = promptsource.load("p3/tweet_eval/irony", mirror)
+    assert t.meta("examples") == "rendered from tweeteval/irony"
+    test = t.split("test")
+    assert len(test) == 784
+    assert all(e.target for e in test) and all(e.get("input") for e in test)
+    from taskmix.catalogue import load_task
+
+    raw = {e.uid: e for e in load_task("tweeteval/irony", mirror).split("test")}
+    for e in test:
+        ironic = raw[e.uid].label == 1  # label space ('literal', 'ironic')
+        assert e.target in ({"yes", "irony"} if ironic else {"no", "non-irony"}), (e.uid, e.target)

@@ -102,6 +102,8 @@ def test_bm25_prefers_word_overlap():
         PoolTask("x", ("movie review sentiment polarity",), "A", "s2"),
         PoolTask("y", ("translate german sentence english",), "B", "s3"),
         PoolTask("z", ("count the words",), "C", "s4"),
+        PoolTask("w", ("answer the question",), "C", "s5"),
+        PoolTask("v", ("summarize the article",), "C", "s6"),
     ))
     scores = bm25_scores(pool)(0)
     assert scores[1] > scores[2]

@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="run folder to write")
     p.add_argument("--shared-demos", action="store_true", default=None, dest="shared_demos",
                    help="one demonstration block per (task, setting, seed)")
-    p.add_argument("--dtype", choices=("float32", "bfloat16", "float16"))
+    p.add_argument("--dtype", choices=("float32", "bfloat16"))
     p.add_argument("--batch-size", type=int, dest="batch_size")
     p.add_argument("--format", help="prompt format name, or random (default)")
     p.add_argument("--length-normalized", action="store_true", default=None, dest="length_normalized",

@@ -69,6 +69,7 @@ def _split_text(splits: tuple[tuple[str, int], ...]) -> str:
 
 def run_list(args: argparse.Namespace) -> int:
     from ..catalogue import list_task_names, load_task
+    from ..data.sources import MissingDataError
     from ..data.task_counts import CountsCache
 
     root = _root(args)
@@ -80,15 +81,17 @@ def run_list(args: argparse.Namespace) -> int:
             for name in list_task_names(fam, root):
                 try:
                     c = cache.get(name, lambda n: load_task(n, root))
+                except MissingDataError:
+                    raise  # no data at all: one line saying `taskmix data fetch`
                 except TaskmixError as e:  # one broken task does not hide the others
                     failed.append(f"{name}: {e.message}")
                     rows.append((name, fam, "-", f"ERROR {e.message}"))
                     continue
-                rows.append((name, fam, c.category, _split_text(c.splits)))
+                rows.append((name, fam, c.category or "-", _split_text(c.splits)))
     finally:
         cache.save()
-    width = max((len(r[0]) for r in rows), default=10)
-    cat_width = max((len(r[2]) for r in rows), default=8)
+    width = min(40, max((len(r[0]) for r in rows), default=10))
+    cat_width = min(24, max((len(r[2]) for r in rows), default=8))
     for name, fam, cat, splits in rows:
         print(f"{name:<{width}}  {fam:<9}  {cat:<{cat_width}}  {splits}")
     if failed:
@@ -137,10 +140,10 @@ def run_show(args: argparse.Namespace) -> int:
         print("provenance:")
         for p in task.provenance:
             print(f"  {p.path}  sha256 {p.sha256[:16] or '-'}  {p.url}")
-    split = "test" if task.has_split("test") else task.splits[0].name if task.splits else None
-    examples = task.split(split) if split else ()
-    if examples:
-        print(f"example ({split} {examples[0].uid}):")
-        for line in render_example(task, examples[0]).splitlines():
+    shown = sorted(task.splits, key=lambda s: s.name != "test")  # the test split first
+    split = next((s for s in shown if len(s)), None)
+    if split is not None:
+        print(f"example ({split.name} {split.examples[0].uid}):")
+        for line in render_example(task, split.examples[0]).splitlines():
             print(f"  | {line}")
     return 0

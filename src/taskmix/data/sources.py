@@ -23,6 +23,10 @@ from ..errors import DataError, TaskmixError
 from ..records import Provenance
 
 
+class MissingDataError(TaskmixError):
+    """A pinned source file is not in the data cache and no mirror is configured."""
+
+
 @dataclass(frozen=True)
 class SourceFile:
     """One pinned source file.
@@ -147,7 +151,7 @@ def require(root: str | Path, relpath: str) -> Path:
     A file already present is returned as is (``taskmix data fetch``/``verify`` check the
     checksums). A missing file is copied in from the mirror (``$TASKMIX_MIRROR``) when one
     is configured, after verifying its sha256; otherwise this raises a one-line
-    :class:`TaskmixError` telling the user to run ``taskmix data fetch``.
+    :class:`MissingDataError` telling the user to run ``taskmix data fetch``.
     """
     root = Path(root)
     check_relpath(relpath)
@@ -163,6 +167,6 @@ def require(root: str | Path, relpath: str) -> Path:
         return target
     if entry is None:
         raise DataError(target, "missing (not a pinned source file; check the path)")
-    raise TaskmixError(
+    raise MissingDataError(
         f"{target}: missing source file; run `taskmix data fetch` (or set ${paths.MIRROR_ENV} to an offline mirror)"
     )

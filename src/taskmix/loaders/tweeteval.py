@@ -20,7 +20,7 @@ from pathlib import Path
 from ..data.sources import provenance, require
 from ..errors import DataError, TaskmixError
 from ..records import Task
-from . import common
+from . import common, parsers
 
 BASE = "github/cardiffnlp/tweeteval/datasets/"
 LICENSE = "see upstream README (Twitter terms apply)"
@@ -84,7 +84,7 @@ def load(name: str, root: Path) -> Task:
     spec = BY_NAME[name]
     root = Path(root)
     mapping_rel = BASE + spec.mapping
-    mapping = common.parse_mapping(require(root, mapping_rel))
+    mapping = parsers.parse_mapping(require(root, mapping_rel))
     ids = tuple(i for i, _ in mapping)
     if ids != tuple(str(i) for i in range(len(spec.label_space))):
         raise DataError(require(root, mapping_rel), f"label ids {ids} do not match the {len(spec.label_space)} labels of {name}")
@@ -94,7 +94,7 @@ def load(name: str, root: Path) -> Task:
         text_rel = f"{BASE}{spec.folder}/{stem}_text.txt"
         label_rel = f"{BASE}{spec.folder}/{stem}_labels.txt"
         rels += [text_rel, label_rel]
-        splits[split] = common.parse_parallel(require(root, text_rel), require(root, label_rel))
+        splits[split] = parsers.parse_parallel(require(root, text_rel), require(root, label_rel))
     metadata = [("canonical_source", "cardiffnlp/tweeteval"),
                 ("upstream_labels", ", ".join(f"{i}={n}" for i, n in mapping))]
     if spec.name == "sentiment":

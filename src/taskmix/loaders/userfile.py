@@ -1,7 +1,8 @@
 """A user's own classification data as a :class:`Task`: JSONL or CSV files, or a HF dataset.
 
-* :func:`load_file` reads a ``.jsonl`` (one JSON object per line) or ``.csv``/``.tsv``
-  file (header row) with chosen text columns and a label column.
+* :func:`load_file` reads a ``.jsonl`` (one JSON object per line), a ``.json`` array of
+  objects, or a ``.csv``/``.tsv`` file (header row) with chosen text columns and a label
+  column.
 * :func:`from_hf_dataset` takes a ``datasets.Dataset`` (one pool) or a
   ``DatasetDict``/dict of split name -> Dataset (splits kept).
 
@@ -18,8 +19,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import DataError, TaskmixError
 from ..records import Provenance, Task
-from . import common
-from .common import RawRecord
+from . import common, parsers
+from .parsers import RawRecord
 
 DEFAULT_INSTRUCTION = "Classify the input."
 
@@ -70,10 +71,12 @@ def read_records(path: str | Path, text_fields: Sequence[str], label_field: str)
     if not path.exists():
         raise DataError(path, "file not found")
     suffix = path.suffix.lower()
+    if suffix == ".json" and parsers.read_text(path).lstrip().startswith("["):
+        return parsers.parse_json_array(path, text_fields, label_field)
     if suffix in (".jsonl", ".ndjson", ".json"):
-        return common.parse_jsonl(path, text_fields, label_field)
+        return parsers.parse_jsonl(path, text_fields, label_field)
     if suffix in (".csv", ".tsv"):
-        return common.parse_csv(path, text_fields, label_field, delimiter="\t" if suffix == ".tsv" else ",")
+        return parsers.parse_csv(path, text_fields, label_field, delimiter="\t" if suffix == ".tsv" else ",")
     raise DataError(path, f"unknown file type {suffix!r} (use .jsonl, .csv or .tsv)")
 
 
