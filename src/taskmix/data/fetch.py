@@ -255,8 +255,36 @@ def fetch(
                     fetched += len(members)
     finally:
         bar.close()
+    remove_stale_temp_files(root, chosen, before=time.time() - (time.perf_counter() - started))
     origin = f"mirror {mirror_path}" if mirror_path is not None else "network"
     return FetchReport(len(chosen), fetched, skipped, written, time.perf_counter() - started, origin)
+
+
+def remove_stale_temp_files(root: Path, entries: tuple[SourceFile, ...], before: float) -> int:
+    """Delete atomic-write leftovers (``.<name>.*.tmp``) of ``entries`` older than ``before``.
+
+    A fetch killed with SIGKILL leaves the temporary file it was writing (never a file
+    under its real name); the next complete fetch removes it. Files younger than
+    ``before`` (this fetch's start) are kept, since another process may be writing them.
+    """
+    removed = 0
+    for entry in entries:
+        target = root / entry.path
+        if not target.parent.is_dir():
+            continue
+        for tmp in target.parent.glob(f".{glob_escape(target.name)}.*.tmp"):
+            try:
+                if tmp.is_file() and tmp.stat().st_mtime < before:
+                    tmp.unlink()
+                    removed += 1
+            except OSError:
+                pass
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob metacharacters escaped."""
+    return fnmatch.translate(name) and "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def _fetch_archive_members(archive: Archive, members: list[SourceFile], root: Path, bar) -> int:

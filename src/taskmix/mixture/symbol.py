@@ -157,6 +157,9 @@ def make_prompt(
     return None
 
 
+GIVE_UP_AFTER = 200
+
+
 @dataclass
 class TaskStats:
     """Counts of one task's prompts (mutable while streaming)."""
@@ -177,6 +180,8 @@ def task_prompts(plan: TaskPlan, config: MixtureConfig, measure: LengthMeter, st
         prompt = make_prompt(plan, q, config, measure)
         if prompt is None:
             stats.skipped_too_long += 1
+            if stats.written == 0 and stats.skipped_too_long >= GIVE_UP_AFTER:
+                break  # the first GIVE_UP_AFTER queries all failed: the setting is impossible
             continue
         stats.written += 1
         if prompt.kind == "symbol":

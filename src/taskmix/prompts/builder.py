@@ -242,7 +242,8 @@ def _render(
     def shown_label(ex: Example) -> str:
         return demos.shown[ex.label] if task.is_classification else (ex.target or "")
 
-    # Keep n_keep[g] exemplars of group g; drop round-robin (last drawn first), down to one each.
+    # keep[g] exemplars of group g are used; drop one at a time from the fullest group (last
+    # drawn first), down to one per group.
     sizes = [len(g) for g in demos.groups]
     keep = list(sizes)
     # the budget covers the prompt plus its longest candidate (free-form: the caller keeps

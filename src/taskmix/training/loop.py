@@ -3,6 +3,8 @@
 One loop, written out (no HF Trainer), run through :class:`accelerate.Accelerator` so
 that ``accelerate launch`` works unchanged and single-process CPU is the default.
 
+* Batches are right-padded and attention is causal, so the attention mask is dropped (no
+  real token can attend to a pad) and SDPA runs its ``is_causal`` kernel.
 * Loss only on target tokens: the base model's hidden states are computed for the whole
   sequence, the positions that predict a target token are gathered, and the output layer
   is applied *only there* (:class:`TargetLoss`); no full-vocabulary logits for the rest.
@@ -62,7 +64,9 @@ def _target_loss_module() -> type:
 
         def forward(self, input_ids: Any, attention_mask: Any, positions: Any, labels: Any) -> Any:
             base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
-            hidden = base.get_decoder()(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+            # Batches are right-padded and attention is causal, so no real token ever attends to a
+            # pad: the mask is not needed, and without it SDPA takes its faster is_causal path.
+            hidden = base.get_decoder()(input_ids=input_ids, use_cache=False)
             h = hidden.last_hidden_state
             h = h.reshape(-1, h.shape[-1]).index_select(0, positions)
             logits = base.get_output_embeddings()(h).float()

@@ -1,0 +1,31 @@
+"""``taskmix run EXPERIMENT.yaml``: the whole pipeline from one config file."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="run an experiment file: select -> build -> train -> eval -> report",
+        description="Run every stage of an experiment YAML; finished stages are skipped, an interrupted one resumes.",
+    )
+    p.add_argument("config", help="experiment YAML (see configs/)")
+    p.add_argument("--out", help="run folder (default: the config's out, else runs/<name>)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..pipeline.experiment import load_experiment
+    from ..pipeline.run import run_experiment
+
+    cfg = load_experiment(args.config)
+    if args.out:
+        cfg = replace(cfg, out=args.out)
+    result = run_experiment(cfg)
+    print(f"done in {result.seconds:.0f}s: {result.run_dir}")
+    if result.report_html:
+        print(f"report: {result.report_html}")
+    return 0

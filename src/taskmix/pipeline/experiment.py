@@ -1,0 +1,153 @@
+"""The experiment file: one YAML config from selection to report.
+
+Example (``configs/symbol_tuning.yaml``)::
+
+    name: symbol-tuning
+    model: smollm2-135m
+    seed: 0
+    select: {target: subj, k: 5}
+    build: {per_task_cap: 1000, max_length: 512}
+    train: {lora: true, max_steps: 200, lr: 3.0e-4}
+    eval: {suite: symbol-eval, settings: [all], max_examples: 100, shared_demos: true}
+
+Every section is optional except ``eval`` (an experiment proves something). Each
+section's keys are the fields of that stage's own config dataclass
+(:class:`~taskmix.mixture.config.MixtureConfig`,
+:class:`~taskmix.training.config.TrainConfig`,
+:class:`~taskmix.evaluation.config.EvalConfig`), validated by them; unknown keys are
+errors naming the key. The top-level ``seed`` is the default seed of every section.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..config import from_dict, load_yaml
+from ..errors import ConfigError
+
+EVAL_MODELS = ("base", "tuned")
+
+
+@dataclass(frozen=True)
+class SelectSection:
+    """INSTA selection of the tasks to tune on.
+
+    target: catalogue task whose instruction(s) are the query (e.g. ``subj``).
+    instruction: a free-text instruction to use as the query instead of ``target``.
+    k: how many tasks to keep.
+    candidates: the tuning pool (catalogue classification tasks with training data);
+        empty means the symbol-tuning datasets of :class:`MixtureConfig`.
+    with_templates: add each candidate's promptsource templates to its instructions (as
+        INSTA embeds P3 templates).
+    aggregate: how pairwise cosines combine into a task score: ``mean`` or ``max``.
+    encoder: a sentence-transformers folder or id; empty means all-MiniLM-L6-v2.
+    exclude_same_source: skip candidates built from the target's source dataset.
+    """
+
+    target: str = ""
+    instruction: str = ""
+    k: int = 5
+    candidates: tuple[str, ...] = ()
+    with_templates: bool = True
+    aggregate: str = "mean"
+    encoder: str = ""
+    exclude_same_source: bool = True
+
+    def __post_init__(self) -> None:
+        if bool(self.target.strip()) == bool(self.instruction.strip()):
+            raise ConfigError("select: give exactly one of target and instruction")
+        if self.k < 1:
+            raise ConfigError(f"select: k must be at least 1, got {self.k}")
+        if self.aggregate not in ("mean", "max"):
+            raise ConfigError(f"select: aggregate must be mean or max, got {self.aggregate!r}")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """One experiment: select -> build -> train -> eval -> report.
+
+    name: the experiment's name (the report's title).
+    model: the base model: an alias (``smollm2-135m``, ``gemma3-270m``), a folder or a hub id.
+    out: the run folder; empty means ``runs/<name>``.
+    seed: the default seed of every section that does not set its own.
+    select: INSTA task selection (optional); its tasks replace ``build.tasks``.
+    build: the symbol-tuning mixture (optional; needed by ``train``): MixtureConfig fields.
+    train: fine-tuning (optional): TrainConfig fields.
+    eval: the evaluation: EvalConfig fields except ``model`` and ``out``.
+    eval_models: which models to evaluate: ``base`` and/or ``tuned``.
+    report: write report.md and report.html into the run folder.
+    """
+
+    name: str
+    eval: dict[str, Any]
+    model: str = "smollm2-135m"
+    out: str = ""
+    seed: int = 0
+    select: SelectSection | None = None
+    build: dict[str, Any] | None = None
+    train: dict[str, Any] | None = None
+    eval_models: tuple[str, ...] = EVAL_MODELS
+    report: bool = True
+    source_path: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ConfigError("experiment: name must not be empty")
+        for m in self.eval_models:
+            if m not in EVAL_MODELS:
+                raise ConfigError(f"experiment: eval_models entries must be base or tuned, got {m!r}")
+        if not self.eval_models:
+            raise ConfigError("experiment: eval_models must not be empty")
+        if self.train is not None and self.build is None:
+            raise ConfigError("experiment: train needs a build section (the mixture to train on)")
+        if "tuned" in self.eval_models and self.train is None:
+            raise ConfigError("experiment: eval_models has 'tuned' but there is no train section")
+        if self.select is not None and self.build is None:
+            raise ConfigError("experiment: select needs a build section (selected tasks feed the mixture)")
+        for key in ("model", "out"):
+            if key in self.eval:
+                raise ConfigError(f"experiment: eval.{key} is set by the experiment; remove it")
+        # validate each section now, so a bad key fails before any work starts
+        self.mixture_config(tasks=("sst2",) if self.select else None)
+        self.train_config()
+        self.eval_config(self.model, "unused")
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out) if self.out else Path("runs") / self.name
+
+    def mixture_config(self, tasks: tuple[str, ...] | None = None) -> Any:
+        from ..mixture.config import MixtureConfig
+
+        if self.build is None:
+            return None
+        data = {"seed": self.seed, "tokenizer": self.model, **self.build}
+        if tasks is not None:
+            data["tasks"] = list(tasks)
+        return from_dict(MixtureConfig, data, where="experiment.build")
+
+    def train_config(self) -> Any:
+        from ..training.config import TrainConfig
+
+        if self.train is None:
+            return None
+        return from_dict(TrainConfig, {"seed": self.seed, **self.train}, where="experiment.train")
+
+    def eval_config(self, model: str, out: str) -> Any:
+        from ..evaluation.config import EvalConfig
+
+        return from_dict(EvalConfig, {"seed": self.seed, **self.eval, "model": model, "out": out}, where="experiment.eval")
+
+
+def load_experiment(path: str | Path) -> ExperimentConfig:
+    """Read and validate an experiment YAML file (one-line errors naming the key)."""
+    data = load_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: an experiment file must be a mapping of sections")
+    for section in ("eval", "build", "train"):
+        if section in data and data[section] is not None and not isinstance(data[section], dict):
+            raise ConfigError(f"{path}: {section} must be a mapping")
+    cfg = from_dict(ExperimentConfig, data, where=str(path))
+    return replace(cfg, source_path=str(path))

@@ -1,0 +1,150 @@
+"""``taskmix run experiment.yaml``: select -> build -> train -> eval -> report.
+
+Each stage writes into ``<run>/<stage>/`` under a key of its inputs (see
+:mod:`taskmix.pipeline.stages`): a rerun skips finished stages, resumes an interrupted
+one (training from its checkpoint, evaluation from the engine's request cache) and
+keeps the outputs of a stage whose inputs changed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import __version__
+from ..config import to_dict
+from ..fileio import atomic_write_json, atomic_write_text
+from .experiment import ExperimentConfig
+from .stages import StageRunner
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    run_dir: Path
+    selected: tuple[Any, ...]
+    mixture_dir: Path | None
+    tuned_model: Path | None
+    evals: tuple[tuple[str, Path], ...]
+    report_html: Path | None
+    seconds: float
+
+
+def _select(cfg: ExperimentConfig, d: Path) -> tuple[Any, ...]:
+    from ..mixture.config import DEFAULT_TASKS
+    from ..selection import build_index, select_by_instruction, select_for_task
+    from ..selection.encoder import Encoder
+    from ..selection.tuning_pool import tuning_pool
+
+    sel = cfg.select
+    assert sel is not None
+    candidates = tuple(sel.candidates) or DEFAULT_TASKS
+    encoder = Encoder(sel.encoder or None)
+    pool = tuning_pool(candidates, with_templates=sel.with_templates)
+    index = build_index(pool, encoder)
+    if sel.instruction:
+        chosen = select_by_instruction(index, encoder, sel.instruction, min(sel.k, len(pool)), sel.aggregate)
+    else:
+        chosen = select_for_task(index, encoder, sel.target, min(sel.k, len(pool)), sel.aggregate,
+                                 exclude_same_source=sel.exclude_same_source)
+    atomic_write_json(d / "selection.json", {"target": sel.target or sel.instruction, "tasks": [c.__dict__ for c in chosen]})
+    return chosen
+
+
+def _load_selection(d: Path) -> tuple[Any, ...]:
+    from ..selection import SelectedTask
+
+    data = json.loads((d / "selection.json").read_text(encoding="utf-8"))
+    return tuple(SelectedTask(**row) for row in data["tasks"])
+
+
+def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) -> ExperimentResult:
+    """Run (or resume) every configured stage of ``cfg``; returns where everything is."""
+    t0 = time.time()
+    run_dir = cfg.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run_dir / "experiment.json", to_dict(cfg))
+    runner = StageRunner(run_dir, log=log)
+    base = {"taskmix": __version__, "model": cfg.model}
+
+    selected: tuple[Any, ...] = ()
+    select_key = None
+    if cfg.select is not None:
+        selected, select_key = runner.run("select", {**base, "select": to_dict(cfg.select)},
+                                          lambda d: _select(cfg, d), _load_selection)
+        log("[select] " + ", ".join(f"{s.name} ({s.score:.3f})" for s in selected))
+
+    mixture_dir = None
+    build_key = None
+    if cfg.build is not None:
+        from ..mixture.build import build_symbol_mixture
+
+        mcfg = cfg.mixture_config(tuple(s.name for s in selected) if selected else None)
+
+        def build(d: Path) -> Path:
+            build_symbol_mixture(mcfg, d / "mixture")
+            return d / "mixture"
+
+        mixture_dir, build_key = runner.run("build", {**base, "select": select_key, "build": to_dict(mcfg)},
+                                            build, lambda d: d / "mixture")
+
+    tuned = None
+    tuned_key = None
+    if cfg.train is not None:
+        from ..training.loop import train
+
+        tcfg = cfg.train_config()
+
+        def do_train(d: Path) -> Path:
+            return Path(train(cfg.model, mixture_dir, d / "run", tcfg).model_dir)
+
+        def load_trained(d: Path) -> Path:
+            from ..training import rundir
+
+            return d / "run" / rundir.MODEL_DIR
+
+        tuned, _ = runner.run("train", {**base, "build": build_key, "train": to_dict(tcfg)}, do_train, load_trained)
+        tuned_key = runner.outcomes[-1].key
+
+    evals: list[tuple[str, Path]] = []
+    for label in cfg.eval_models:
+        from ..evaluation.runner import run_eval
+
+        model = cfg.model if label == "base" else str(tuned)
+        name = f"eval-{label}"
+        ecfg = cfg.eval_config(model, str(runner.stage_dir(name) / "results"))
+        upstream = tuned_key if label == "tuned" else None
+        material = {**base, "upstream": upstream, "eval": {k: v for k, v in to_dict(ecfg).items() if k not in ("model", "out")}}
+
+        def do_eval(d: Path, ecfg: Any = ecfg) -> Path:
+            run_eval(ecfg)
+            return d / "results"
+
+        folder, _ = runner.run(name, material, do_eval, lambda d: d / "results")
+        evals.append((label, folder))
+
+    report_html = None
+    if cfg.report:
+        from ..report import ReportInput, write_report
+        from ..report.render import SelectionRow, package_versions
+
+        config_yaml = Path(cfg.source_path).read_text(encoding="utf-8") if cfg.source_path else json.dumps(to_dict(cfg), indent=2)
+        loss_log = runner.stage_dir("train") / "run" / "loss.jsonl" if cfg.train is not None else None
+        report = ReportInput(
+            title=cfg.name,
+            run_dir=run_dir.resolve(),
+            config_yaml=config_yaml,
+            versions=package_versions(),
+            evals=tuple(evals),
+            loss_log=loss_log,
+            selection_target=(cfg.select.target or cfg.select.instruction) if cfg.select else None,
+            selection=tuple(SelectionRow(s.rank, s.name, s.score, s.category, s.source_dataset) for s in selected),
+            stages=tuple((o.name, o.seconds, o.skipped) for o in runner.outcomes),
+        )
+        _, report_html = write_report(report, run_dir)
+        log(f"[report] {run_dir / 'report.md'} and {report_html}")
+    seconds = time.time() - t0
+    atomic_write_text(run_dir / "DONE", f"finished in {seconds:.1f}s\n")
+    return ExperimentResult(run_dir, selected, mixture_dir, tuned, tuple(evals), report_html, seconds)

@@ -1,0 +1,52 @@
+"""The tuning pool: the classification tasks taskmix can train on, as an INSTA pool.
+
+Selection for tuning needs candidates that have training data. Each candidate is a
+catalogue classification task (by default the symbol-tuning datasets); its instructions
+are the task's own instruction plus, as INSTA does for P3, every promptsource template of
+the matching dataset (``taskmix.loaders.promptsource.HELD`` maps datasets to tasks).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import TaskmixError
+from .index import Pool, PoolTask, pool_task
+
+
+def template_instructions(task_name: str, root: Path) -> tuple[str, ...]:
+    """The instructions of every promptsource template of the datasets behind ``task_name``."""
+    from ..loaders import promptsource
+
+    out: list[str] = []
+    for key, held in promptsource.HELD.items():
+        if task_name not in held.tasks:
+            continue
+        try:
+            collection = promptsource.templates_of(key, root)
+        except TaskmixError:
+            continue  # no templates for this dataset in the data folder
+        out.extend(promptsource.template_instruction(t) for t in collection.templates)
+    return tuple(dict.fromkeys(t for t in out if t.strip()))
+
+
+def tuning_pool(tasks: Sequence[str], root: Path | None = None, with_templates: bool = True) -> Pool:
+    """A :class:`Pool` of the classification tasks ``tasks`` (catalogue names)."""
+    from ..catalogue import default_root, load_task
+
+    if not tasks:
+        raise TaskmixError("the tuning pool needs at least one task")
+    root = root or default_root()
+    entries = []
+    for name in tasks:
+        task = load_task(name, root)
+        if not task.is_classification:
+            raise TaskmixError(f"task {name!r} is not a classification task; it cannot be in the tuning pool")
+        entry = pool_task(task)
+        if with_templates:
+            extra = template_instructions(name, root)
+            entry = PoolTask(entry.name, tuple(dict.fromkeys(entry.instructions + extra)), entry.category,
+                             entry.source_dataset, entry.example)
+        entries.append(entry)
+    return Pool("tuning", tuple(entries))

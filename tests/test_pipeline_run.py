@@ -1,0 +1,55 @@
+"""A whole experiment on the tiny random model: stages run once, reruns skip, changes rerun only downstream."""
+
+import json
+
+import pytest
+
+from taskmix.pipeline.experiment import load_experiment
+from taskmix.pipeline.run import run_experiment
+
+EXPERIMENT = """
+name: tiny
+model: {model}
+out: {out}
+seed: 3
+select: {{target: subj, k: 2, candidates: [sst2, mr, trec, cola]}}
+build: {{per_task_cap: 12, max_exemplars_per_class: 2, max_length: 160}}
+train: {{lora: {lora}, max_steps: {steps}, batch_size: 4, max_length: 160, save_every: 2, progress: false}}
+eval: {{tasks: [subj, tweeteval/hate], settings: [noinstr_symbols, flipped], k: 1, max_examples: 4, shared_demos: true, progress: false}}
+"""
+
+
+def _cfg(tmp_path, model, steps=3, lora="true"):
+    p = tmp_path / f"exp-{steps}.yaml"
+    p.write_text(EXPERIMENT.format(model=model, out=tmp_path / "run", steps=steps, lora=lora))
+    return load_experiment(p)
+
+
+@pytest.mark.slow
+def test_tiny_experiment_end_to_end(tmp_path, tiny_model_dir):
+    logs = []
+    result = run_experiment(_cfg(tmp_path, tiny_model_dir), log=logs.append)
+    run = tmp_path / "run"
+    assert [s.name for s in result.selected] and len(result.selected) == 2
+    assert all(s.name in {"sst2", "mr", "trec", "cola"} for s in result.selected)
+    assert (run / "build" / "mixture").is_dir()
+    assert (result.tuned_model / "config.json").is_file()
+    for label in ("base", "tuned"):
+        data = json.loads((run / f"eval-{label}" / "results" / "results.json").read_text())
+        assert {s["setting"] for s in data["scores"]} == {"noinstr_symbols", "flipped"}
+    report = (run / "report.md").read_text()
+    assert "## Selected tasks" in report and "## Training" in report and "tuned - base (pp)" in report
+    assert (run / "report.html").stat().st_size > 10_000
+
+    # a rerun skips every stage
+    logs.clear()
+    run_experiment(_cfg(tmp_path, tiny_model_dir), log=logs.append)
+    skipped = [line for line in logs if "up to date" in line]
+    assert len(skipped) == 5, logs
+
+    # more training steps: select, build and the base evaluation are reused; train and eval-tuned rerun
+    logs.clear()
+    run_experiment(_cfg(tmp_path, tiny_model_dir, steps=4), log=logs.append)
+    reused = {line.split("]")[0][1:] for line in logs if "up to date" in line}
+    assert reused == {"select", "build", "eval-base"}, logs
+    assert any(p.name.startswith("train.previous-") for p in run.iterdir())
