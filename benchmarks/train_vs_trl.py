@@ -158,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
                 order = [order[1], order[0], order[3], order[2]]
             for who, batching, kind in order:
                 fn = run_taskmix if who == "taskmix" else run_trl
+                from accelerate.state import AcceleratorState
+
+                AcceleratorState._reset_state(reset_partial_state=True)  # TRL and taskmix differ in precision
                 res = fn(args, data, batching, scratch)
                 runs[f"{who}/{kind}"].append(res)
                 print(f"repeat {r + 1} {who:7s} {kind:8s} {res['tokens_per_s']:8.1f} tokens/s  "

@@ -144,3 +144,18 @@ def kill_rng(request) -> random.Random:
     seed = kill_seed(request.node.nodeid)
     request.node.user_properties.append(("kill_seed", seed))
     return random.Random(seed)
+
+
+class Background:
+    """A command run to completion in the background (e.g. the uninterrupted reference run)."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str], cwd: Path | None = None):
+        self.cmd = cmd
+        self.proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def finish(self, timeout: float = 300) -> str:
+        """Wait for it; fail the test with its stderr if it exited non-zero; its stdout."""
+        out, err = self.proc.communicate(timeout=timeout)
+        if self.proc.returncode != 0:
+            pytest.fail(f"{' '.join(self.cmd)} exited {self.proc.returncode}:\n{out[-2000:]}\n{err[-4000:]}")
+        return out

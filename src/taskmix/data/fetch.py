@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import glob
 import hashlib
 import json
 import shutil
@@ -272,7 +273,7 @@ def remove_stale_temp_files(root: Path, entries: tuple[SourceFile, ...], before:
         target = root / entry.path
         if not target.parent.is_dir():
             continue
-        for tmp in target.parent.glob(f".{glob_escape(target.name)}.*.tmp"):
+        for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
             try:
                 if tmp.is_file() and tmp.stat().st_mtime < before:
                     tmp.unlink()
@@ -280,11 +281,6 @@ def remove_stale_temp_files(root: Path, entries: tuple[SourceFile, ...], before:
             except OSError:
                 pass
     return removed
-
-
-def glob_escape(name: str) -> str:
-    """``name`` with glob metacharacters escaped."""
-    return fnmatch.translate(name) and "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def _fetch_archive_members(archive: Archive, members: list[SourceFile], root: Path, bar) -> int:

@@ -60,7 +60,7 @@ def write_plots(out: str | Path, run: EvalRun) -> list[Path]:
         ax.set_xticks(list(range(len(tasks))), tasks, rotation=30, ha="right")
         ax.set_ylabel("accuracy (%)")
         ax.set_ylim(0, 100)
-        ax.legend(fontsize=7, ncol=min(5, len(settings)))
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.set_title(f"{run.model}: accuracy per dataset")
         _save(fig, out / "accuracy_by_dataset.png")
         plt.close(fig)
