@@ -7,10 +7,13 @@ speeds are medians over the repeats.
 
 Request sets (built here from the offline mirror, ``$TASKMIX_MIRROR``, until the
 project's prompt builder is used): three datasets — SST-2 (2 labels), TREC (6 labels,
-several multi-token), TweetEval emotion (4 labels) — ``--per-dataset`` test queries each,
-prompts in ``Input: <text>\\nOutput: <label>`` format with 4 exemplars per class drawn
-from the training split (exemplars of at most ``--max-words`` words, shuffled with a
-fixed seed); every prompt yields one request per label.
+two of them multi-token: "human being", "numeric value"), TweetEval emotion (4 labels) —
+``--per-dataset`` test queries each (default 100: 300 prompts, 1200 requests per set),
+prompts in ``Input: <text>\\nOutput: <label>`` format, four-shot: 4 exemplars of random
+classes drawn from the training split (``--per-class 4`` gives 4 exemplars *per class*
+instead: 3x longer prompts, too slow for the shared 2-core machine in the time we had);
+exemplars have at most ``--max-words`` words; all draws use a fixed seed. Every prompt
+yields one request per label.
 
 (a) ``per_example``: fresh exemplars for every query (no shared prefix across queries);
 (b) ``shared_demos``: one demonstration block per dataset, shared by all its queries.
@@ -19,6 +22,10 @@ fixed seed); every prompt yields one request per label.
 through the model per second — over the fp32 matmul peak measured in this process
 (``torch.matmul`` on 2048x2048 fp32 matrices, same thread count) right before each of our
 set-(a) runs; the median of the per-run ratios.
+
+Both engines and the peak use ``--threads`` torch threads (default 1: on a 2-core machine
+shared with other jobs, two OpenMP threads stall on each other's barriers and run 2-7x
+slower). The JSON is rewritten after every repeat (medians over the repeats done).
 
 Run: ``.venv/bin/python benchmarks/eval_vs_lm_eval.py`` (writes
 ``benchmarks/results/eval_vs_lm_eval.json``).
@@ -84,13 +91,18 @@ def render(demos: list[tuple[str, int]], labels: tuple[str, ...], query: str) ->
     return f"{block}Input: {query}\nOutput:"
 
 
-def pick_demos(rng: random.Random, pool: dict[int, list[str]], per_class: int) -> list[tuple[str, int]]:
-    demos = [(t, y) for y, texts in pool.items() for t in rng.sample(texts, per_class)]
+def pick_demos(rng: random.Random, pool: dict[int, list[str]], per_class: int, shots: int) -> list[tuple[str, int]]:
+    """``per_class`` exemplars of every class, or (``per_class`` = 0) ``shots`` exemplars of random classes."""
+    if per_class > 0:
+        demos = [(t, y) for y, texts in pool.items() for t in rng.sample(texts, per_class)]
+    else:
+        classes = list(pool)
+        demos = [(rng.choice(pool[y]), y) for y in (rng.choice(classes) for _ in range(shots))]
     rng.shuffle(demos)
     return demos
 
 
-def build_sets(mirror: Path, per_dataset: int, per_class: int, max_words: int, seed: int):
+def build_sets(mirror: Path, per_dataset: int, per_class: int, max_words: int, seed: int, shots: int = 4):
     """Two lists of prompts (context, candidate continuations): (a) fresh exemplars, (b) shared demos."""
     set_a, set_b = [], []
     for name, labels, train, test in load_datasets(mirror):
@@ -101,10 +113,10 @@ def build_sets(mirror: Path, per_dataset: int, per_class: int, max_words: int, s
                 pool[y].append(text)
         queries = [t for t, _ in test if len(t.split()) <= 2 * max_words]
         queries = rng.sample(queries, per_dataset)
-        shared = pick_demos(rng, pool, per_class)
+        shared = pick_demos(rng, pool, per_class, shots)
         cands = tuple(" " + lab for lab in labels)
         for q in queries:
-            set_a.append((render(pick_demos(rng, pool, per_class), labels, q), cands))
+            set_a.append((render(pick_demos(rng, pool, per_class, shots), labels, q), cands))
             set_b.append((render(shared, labels, q), cands))
     return set_a, set_b
 
@@ -139,11 +151,12 @@ def argmax_per_prompt(prompts, values: list[float]) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-dataset", type=int, default=100, help="test queries per dataset (3 datasets)")
-    parser.add_argument("--per-class", type=int, default=4, help="exemplars per class")
+    parser.add_argument("--shots", type=int, default=4, help="exemplars per prompt (random classes) when --per-class is 0")
+    parser.add_argument("--per-class", type=int, default=0, help="exemplars per class (0: use --shots)")
     parser.add_argument("--max-words", type=int, default=16, help="longest exemplar (words); queries up to twice that")
     parser.add_argument("--repeats", type=int, default=2, help="alternating timed runs per engine and set")
     parser.add_argument("--batch-size", type=int, default=16, help="batch size for both engines")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for both engines and the peak (0: torch default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "eval_vs_lm_eval.json"))
     args = parser.parse_args(argv)
@@ -161,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     mirror = mirror_dir() or (ROOT.parent / "shared" / "data")
     folder = resolve_model("smollm2-135m")
-    sets = dict(zip(("per_example", "shared_demos"), build_sets(mirror, args.per_dataset, args.per_class, args.max_words, args.seed)))
+    sets = dict(zip(("per_example", "shared_demos"), build_sets(mirror, args.per_dataset, args.per_class, args.max_words, args.seed, args.shots)))
     ours = load_model(folder, dtype="float32", batch_size=args.batch_size, use_cache=False, show_progress=False)
     theirs = HFLM(pretrained=str(folder), dtype="float32", batch_size=args.batch_size, device="cpu")
     params = sum(p.numel() for p in ours.model.parameters())
@@ -194,6 +207,16 @@ def main(argv: list[str] | None = None) -> int:
             times[(set_name, "theirs")].append(time.perf_counter() - t)
             values[(set_name, "theirs")] = [float(lp) for lp, _ in out]
             print(f"rep {rep} {set_name}: ours {times[(set_name, 'ours')][-1]:.1f}s theirs {times[(set_name, 'theirs')][-1]:.1f}s", flush=True)
+        write_result(args, argv, sets, times, values, ratios, peaks, flops, ours, params, rep + 1)
+    return 0
+
+
+def write_result(args, argv, sets, times, values, ratios, peaks, flops, ours, params, repeats_done: int) -> None:
+    """Medians over the repeats done so far -> the JSON result (rewritten after every repeat)."""
+    import lm_eval
+    import torch
+
+    from taskmix.fileio import atomic_write_json
 
     n_requests = {s: len(to_requests(p)) for s, p in sets.items()}
     med = {k: statistics.median(v) for k, v in times.items()}
@@ -222,16 +245,16 @@ def main(argv: list[str] | None = None) -> int:
         "measured_peak_flops_per_second": [round(p / 1e9, 2) for p in peaks],
         "flops_unit": "GFLOP/s",
         "batch_size": args.batch_size,
+        "repeats": repeats_done,
         "threads": torch.get_num_threads(),
         "request_sets": f"SST-2, TREC, TweetEval emotion; {args.per_dataset} test queries each; "
-        f"{args.per_class} exemplars per class (<= {args.max_words} words); Input:/Output: format; seed {args.seed}",
+        f"{(str(args.per_class) + ' exemplars per class') if args.per_class else (str(args.shots) + ' exemplars (random classes)')} per prompt (<= {args.max_words} words); Input:/Output: format; seed {args.seed}",
         "command": "python benchmarks/eval_vs_lm_eval.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, {platform.platform()}, torch {torch.__version__} (shared with other jobs)".replace("  ", " "),
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     atomic_write_json(args.out, result)
-    print(json.dumps(result, indent=2))
-    return 0
+    print(json.dumps(result, indent=2), flush=True)
 
 
 def _dist_version(name: str) -> str:

@@ -64,7 +64,7 @@ def aligned_kfold(pool: Pool, targets: list[int], args, by: str, enc_dir: Path) 
     """Aligned-encoder results, k-fold over tasks (``by='task'``) or over categories (``by='category'``)."""
     config = AlignConfig(
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_pairs=args.max_pairs, seed=args.seed,
-        max_seq_length=args.max_seq_length,
+        max_seq_length=args.max_seq_length, positives=args.positives,
     )
     if by == "task":
         keys = [dedup_key(pool.tasks[i].name) for i in targets]
@@ -79,7 +79,10 @@ def aligned_kfold(pool: Pool, targets: list[int], args, by: str, enc_dir: Path) 
     for f in range(args.folds):
         holdout = tuple(sorted(t.name for t in pool.tasks if in_fold(t, f)))
         fold_targets = [i for i in targets if in_fold(pool.tasks[i], f)]
-        tag = f"{by}-k{args.folds}-f{f}-e{args.epochs}-lr{args.lr:g}-p{args.max_pairs}-s{args.seed}"
+        tag = (
+            f"{by}-k{args.folds}-f{f}-e{args.epochs}-lr{args.lr:g}-p{args.max_pairs}-L{args.max_seq_length}"
+            f"-{args.positives}-s{args.seed}"
+        )
         out = enc_dir / tag
         start = time.time()
         if not (out / "taskmix_align.json").is_file():
@@ -164,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--max-pairs", type=int, default=400)
     ap.add_argument("--max-seq-length", type=int, default=128)
+    ap.add_argument("--positives", choices=("source_category", "category"), default="category")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-aligned", action="store_true")
     ap.add_argument("--skip-category-kfold", action="store_true")

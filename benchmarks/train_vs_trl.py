@@ -32,7 +32,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH_TASKS = ("sst2", "mr", "sst5", "cola", "qqp", "mrpc", "snli", "trec", "tweeteval/offensive", "tweeteval/irony")
+BENCH_TASKS = ("sst2", "mr", "sst5", "cola", "qqp", "mrpc", "trec", "tweeteval/offensive", "tweeteval/irony",
+               "tweeteval/sentiment")
 
 
 def build_prompts(args: argparse.Namespace, scratch: Path) -> Path:
@@ -133,10 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="smollm2-135m", help="model folder or alias")
     parser.add_argument("--mixture", help="existing mixture folder (default: build one from the mirror)")
     parser.add_argument("--n", type=int, default=200, help="prompts")
-    parser.add_argument("--max-length", type=int, default=384)
+    parser.add_argument("--max-length", type=int, default=320)
     parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=4, help="timed steps per run (after one warm-up step)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=2, help="timed steps per run (after one warm-up step)")
+    parser.add_argument("--repeats", type=int, default=3, help="alternated runs of the default pair")
+    parser.add_argument("--same-repeats", type=int, default=1, help="alternated runs of the same-batches pair")
     parser.add_argument("--dtype", choices=("fp32", "bf16"), default="bf16")
     parser.add_argument("--lr", type=float, default=1e-5)
     parser.add_argument("--seed", type=int, default=0)
@@ -151,11 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="train_vs_trl-") as tmp:
         scratch = Path(tmp)
         data = build_prompts(args, scratch)
-        for r in range(args.repeats):
-            order = [("taskmix", "bucket", "default"), ("trl", "random", "default"),
-                     ("taskmix", "sequential", "same"), ("trl", "sequential", "same")]
-            if r % 2:
-                order = [order[1], order[0], order[3], order[2]]
+        for r in range(max(args.repeats, args.same_repeats)):
+            order = []
+            if r < args.repeats:
+                order += [("taskmix", "bucket", "default"), ("trl", "random", "default")][:: -1 if r % 2 else 1]
+            if r < args.same_repeats:
+                order += [("taskmix", "sequential", "same"), ("trl", "sequential", "same")][:: -1 if r % 2 else 1]
             for who, batching, kind in order:
                 fn = run_taskmix if who == "taskmix" else run_trl
                 from accelerate.state import AcceleratorState
@@ -180,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         "tokens_per_s_median": {k: round(v, 1) for k, v in med.items()},
         "runs": runs,
         "n_prompts": args.n, "batch_size": args.batch_size, "max_length": args.max_length,
-        "timed_steps": args.steps, "repeats": args.repeats,
+        "timed_steps": args.steps, "repeats": args.repeats, "same_repeats": args.same_repeats,
         "versions": {"torch": torch.__version__, "trl": trl.__version__},
         "command": " ".join(shlex.quote(a) for a in [".venv/bin/python", "benchmarks/train_vs_trl.py", *(argv or sys.argv[1:])]),
         "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus, torch threads "

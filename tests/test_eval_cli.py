@@ -110,7 +110,7 @@ def test_symbols_show(capsys):
 
 def test_yaml_config_drives_eval_and_flags_override(tmp_path, task_file, fake_engine, capsys):
     cfg = tmp_path / "eval.yaml"
-    cfg.write_text(f"model: fake\ntasks: [{task_file}]\nsettings: [noinstr_symbols]\nk: 1\nmax_examples: 4\n"
+    cfg.write_text(f"model: fake\ntasks: {task_file}\nsettings: noinstr_symbols\nk: 1\nmax_examples: 4\n"
                    "plots: false\nprogress: false\nshared_demos: true\n")
     out = tmp_path / "y"
     assert main(["eval", "--config", str(cfg), "--k", "2", "--out", str(out)]) == 0

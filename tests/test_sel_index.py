@@ -73,6 +73,8 @@ def test_positive_pairs_same_task_or_same_source_and_category():
     pairs = {(texts[i], texts[j]) for i, j in positive_pairs(TOY)}
     assert pairs == {("a one", "a two"), ("a one", "b one"), ("a two", "b one")}
     assert {(texts[i], texts[j]) for i, j in positive_pairs(TOY, holdout=("a",))} == set()
+    by_cat = {(texts[i], texts[j]) for i, j in positive_pairs(TOY, rule="category")}
+    assert by_cat == pairs | {("a one", "c one"), ("a two", "c one"), ("b one", "c one")}
 
 
 def test_training_pairs_negatives_below_threshold_and_seeded():
@@ -94,3 +96,5 @@ def test_align_config_validation():
         AlignConfig(epochs=0)
     with pytest.raises(ConfigError):
         AlignConfig(lr=2.0)
+    with pytest.raises(ConfigError, match="positives must be one of"):
+        AlignConfig(positives="random")

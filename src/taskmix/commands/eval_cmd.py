@@ -73,6 +73,9 @@ def config_from_args(args: argparse.Namespace):
         data = load_yaml(args.config) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{args.config}: expected a mapping of EvalConfig fields")
+    for key in ("tasks", "settings"):  # YAML may give "a,b" or "all" as one string
+        if isinstance(data.get(key), str):
+            data[key] = list(_csv(data[key]))
     for key in FIELDS:
         value = getattr(args, key, None)
         if value is not None:

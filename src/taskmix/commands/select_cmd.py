@@ -43,6 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--batch-size", type=int, default=16, help="batch size (default: 16)")
     t.add_argument("--max-pairs", type=int, default=20000, help="cap on training pairs (seeded sample)")
     t.add_argument("--holdout", metavar="NAME", action="append", default=[], help="task kept out of training (repeatable)")
+    t.add_argument("--max-seq-length", type=int, default=128, help="token limit while training (default: 128)")
+    t.add_argument(
+        "--positives", choices=("source_category", "category"), default="source_category",
+        help="positive pairs: INSTA's rule (same task, or same source dataset and category) or any same-category tasks",
+    )
     t.add_argument("--seed", type=int, default=0, help="seed for pair sampling and training")
     p.set_defaults(func=run)
 
@@ -119,7 +124,8 @@ def run_train(args: argparse.Namespace) -> int:
     if not args.out:
         raise TaskmixError("train-encoder needs --out DIR")
     config = AlignConfig(
-        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_pairs=args.max_pairs, seed=args.seed
+        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_pairs=args.max_pairs, seed=args.seed,
+        max_seq_length=args.max_seq_length, positives=args.positives,
     )
     root = data_root(args.data, _PROBES[args.pool])
     report = train_aligned_encoder(

@@ -3,15 +3,15 @@
 ``symbol-eval``: the held-out classification datasets of Wei et al. (2023) that the
 offline mirror has -- SUBJ, TweetEval emotion, hate, and stance (abortion, atheism,
 feminist, hillary), and ADE -- each evaluated with ``k`` exemplars per class in all
-five settings.
+five settings (``flipped`` only on the binary ones: SUBJ, hate, ADE).
 
 ``algorithmic``: BIG-Bench ``list_functions`` and ``simp_turing_concept`` with exact-match
 generation. The paper evaluates 20 List Functions subtasks; we take ``c001`` .. ``c020``
-(the first twenty, in BIG-Bench's numbering), each 4-shot *within* the subtask
-(exemplars from its seeded train split). The task descriptions of list functions state
-the target function, so only the no-instruction setting is run. ``simp_turing_concept``
-inputs already contain their own input/output examples, so it is prompted zero-shot
-with the input verbatim (the ``raw`` format).
+(the first twenty in BIG-Bench's numbering), each 4-shot *within* the subtask (exemplars
+from its seeded train split) in the fixed ``Input:``/``Output:`` format. The task
+descriptions of list functions state the target function, so only the no-instruction
+setting is run. ``simp_turing_concept`` inputs already contain their own input/output
+examples, so it is prompted zero-shot with the input verbatim (the ``raw`` format).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ SUITES: dict[str, tuple[SuiteTask, ...]] = {
         )
     ),
     "algorithmic": tuple(
-        SuiteTask(f"bigbench/list_functions/{s}", k=4, settings=("noinstr_labels",)) for s in LIST_FUNCTION_SUBTASKS
+        SuiteTask(f"bigbench/list_functions/{s}", k=4, format="input_output", settings=("noinstr_labels",)) for s in LIST_FUNCTION_SUBTASKS
     )
     + (SuiteTask("bigbench/simp_turing_concept", k=0, format="raw", settings=("noinstr_labels",)),),
 }

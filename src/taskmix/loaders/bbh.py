@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import DataError, TaskmixError
 from ..records import Example, Task
-from .instr_common import provenance_of, read_json, resolve, seeded_train_test
+from .instr_common import provenance_of, read_json, read_text, resolve, seeded_train_test
 
 FAMILY = "bbh"
 REPO = "github/suzgunmirac/BIG-Bench-Hard"
@@ -65,7 +65,7 @@ def load(name: str, root: Path) -> Task:
             raise DataError(data_path, f"example {i} needs 'input' and 'target'")
         examples.append(Example(f"{name}:{i}", (("input", str(e["input"])),), target=str(e["target"])))
     prompt_path = resolve(root, prompt_rel)
-    instruction = parse_instruction(prompt_path.read_text(encoding="utf-8"), prompt_path)
+    instruction = parse_instruction(read_text(prompt_path), prompt_path)
     train, test = seeded_train_test(examples, name, fraction=TRAIN_FRACTION)
     return Task(
         name=name,

@@ -21,18 +21,25 @@ TRAIN_FRACTION = 0.25
 MAX_TRAIN = 500
 
 
-def read_json(path: Path) -> Any:
-    """Parse a JSON file; a missing or malformed file is a :class:`DataError` naming it (and the line)."""
+def read_text(path: Path) -> str:
+    """A UTF-8 text file; a missing or undecodable file is a :class:`DataError` naming it."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataError(path, "file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(path, f"cannot read: {e}") from None
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file; a missing or malformed file is a :class:`DataError` naming it (and the line)."""
+    text = read_text(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise DataError(path, f"invalid JSON: {e.msg}", line=e.lineno) from None
+    except RecursionError:
+        raise DataError(path, "invalid JSON: nested too deeply") from None
 
 
 def resolve(root: Path, relpath: str) -> Path:

@@ -32,6 +32,8 @@ def _compile(source: str) -> Any:
         return _env().from_string(source)
     except jinja2.TemplateSyntaxError as e:
         raise TaskmixError(f"template syntax error at line {e.lineno}: {e.message}") from None
+    except Exception as e:  # e.g. constant folding of 2**99999 fails while compiling
+        raise TaskmixError(f"template cannot be compiled: {type(e).__name__}: {e}") from None
 
 
 def render(source: str, context: Mapping[str, Any], where: str = "template") -> str:
@@ -53,5 +55,5 @@ def render(source: str, context: Mapping[str, Any], where: str = "template") -> 
         raise TaskmixError(f"{where}: template cannot be rendered (no file access in the sandbox): {e}") from None
     except jinja2.TemplateError as e:
         raise TaskmixError(f"{where}: template error: {e.message or e}") from None
-    except (ValueError, IndexError, KeyError, AttributeError, ZeroDivisionError) as e:
+    except Exception as e:  # ValueError, OverflowError (range > MAX_RANGE), AssertionError in filters, ...
         raise TaskmixError(f"{where}: template failed on this row: {type(e).__name__}: {e}") from None

@@ -30,7 +30,7 @@ import yaml
 from ..errors import DataError, TaskmixError
 from ..records import Example, Split, Task
 from ..seeding import rng_for
-from .instr_common import provenance_of, resolve
+from .instr_common import provenance_of, read_text, resolve
 from .jinja_sandbox import render
 
 FAMILY = "p3"
@@ -101,7 +101,7 @@ def _construct_template(loader: yaml.SafeLoader, node: yaml.Node) -> PromptTempl
         id=str(m.get("id", "")),
         name=str(m.get("name", "")),
         jinja=m["jinja"],
-        answer_choices=m.get("answer_choices"),
+        answer_choices=None if m.get("answer_choices") is None else str(m["answer_choices"]),
         reference=str(m.get("reference") or ""),
         metadata=meta if isinstance(meta, TemplateMetadata) else TemplateMetadata(),
     )
@@ -118,7 +118,7 @@ def parse_templates(text: str, path: str | Path = "<templates.yaml>") -> Templat
     except yaml.MarkedYAMLError as e:
         line = e.problem_mark.line + 1 if e.problem_mark else None
         raise DataError(path, f"invalid templates YAML: {e.problem or e}", line=line) from None
-    except yaml.YAMLError as e:
+    except (yaml.YAMLError, RecursionError) as e:  # RecursionError: nesting deeper than Python's stack
         raise DataError(path, f"invalid templates YAML: {e}") from None
     if not isinstance(data, dict) or not isinstance(data.get("templates"), dict) or "dataset" not in data:
         raise DataError(path, "expected 'dataset' and a 'templates' mapping")
@@ -205,7 +205,7 @@ def templates_of(key: str, root: Path) -> TemplateCollection:
     if rel is None:
         raise TaskmixError(f"no promptsource templates for {key!r}")
     path = Path(root) / rel
-    return parse_templates(path.read_text(encoding="utf-8"), path)
+    return parse_templates(read_text(path), path)
 
 
 @dataclass(frozen=True)

@@ -69,12 +69,12 @@ def load_model(
             base_location = resolve_model(base_spec)
             from peft import PeftModel
 
-            base = AutoModelForCausalLM.from_pretrained(str(base_location), dtype=torch_dtype, attn_implementation="sdpa")
+            base = AutoModelForCausalLM.from_pretrained(str(base_location), dtype=torch_dtype, attn_implementation="sdpa", use_safetensors=True)
             model = PeftModel.from_pretrained(base, str(location)).merge_and_unload()
             tok_source = location if (location / "tokenizer_config.json").is_file() else base_location
             identity = f"{model_identity(base_location)}+{model_identity(location)}"
         else:
-            model = AutoModelForCausalLM.from_pretrained(str(location), dtype=torch_dtype, attn_implementation="sdpa")
+            model = AutoModelForCausalLM.from_pretrained(str(location), dtype=torch_dtype, attn_implementation="sdpa", use_safetensors=True)
             tok_source = location
             identity = model_identity(location)
         tokenizer = AutoTokenizer.from_pretrained(str(tok_source))

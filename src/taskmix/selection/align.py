@@ -27,6 +27,9 @@ from ..seeding import derive_seed, rng_for
 from .index import Pool, build_pool
 
 
+POSITIVE_RULES = ("source_category", "category")
+
+
 @dataclass(frozen=True)
 class AlignConfig:
     """Settings of one aligned-encoder training run.
@@ -36,7 +39,10 @@ class AlignConfig:
     batch_size: pairs per step (INSTA: 16).
     max_pairs: cap on positive pairs (a seeded sample); as many negatives are added.
     neg_threshold: a negative's base cosine to its anchor must be below this.
-    max_seq_length: token limit of the encoder while training (and saved with it).
+    max_seq_length: token limit of the encoder while training (the saved model keeps the
+        base encoder's limit for inference).
+    positives: ``"source_category"`` (INSTA: instructions of one task, or of tasks sharing
+        source dataset and category) or ``"category"`` (also any two tasks sharing a category).
     seed: seed of pair sampling, shuffling and initialisation.
     """
 
@@ -46,6 +52,7 @@ class AlignConfig:
     max_pairs: int = 20000
     neg_threshold: float = 0.3
     max_seq_length: int = 128
+    positives: str = "source_category"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -53,6 +60,8 @@ class AlignConfig:
             raise ConfigError("epochs, batch_size, max_pairs must be >= 1 and max_seq_length >= 8")
         if not 0 < self.lr < 1:
             raise ConfigError(f"lr must be in (0, 1), got {self.lr}")
+        if self.positives not in POSITIVE_RULES:
+            raise ConfigError(f"positives must be one of {', '.join(POSITIVE_RULES)}, got {self.positives!r}")
 
 
 @dataclass(frozen=True)
@@ -71,8 +80,8 @@ class AlignReport:
     seconds: float
 
 
-def positive_pairs(pool: Pool, holdout: Sequence[str] = ()) -> list[tuple[int, int]]:
-    """Index pairs ``(text_i, text_j)`` of :attr:`Pool.texts` that are positives (see module doc)."""
+def positive_pairs(pool: Pool, holdout: Sequence[str] = (), rule: str = "source_category") -> list[tuple[int, int]]:
+    """Index pairs ``(text_i, text_j)`` of :attr:`Pool.texts` that are positives (see module doc and ``rule``)."""
     held = set(holdout)
     owners = pool.owners
     by_task: dict[int, list[int]] = {}
@@ -83,7 +92,9 @@ def positive_pairs(pool: Pool, holdout: Sequence[str] = ()) -> list[tuple[int, i
     groups: dict[tuple[str, str], list[int]] = {}
     for ow, texts in by_task.items():
         t = pool.tasks[ow]
-        if t.source_dataset and t.category:
+        if rule == "category" and t.category:
+            groups.setdefault(("", t.category), []).append(ow)
+        elif t.source_dataset and t.category:
             groups.setdefault((t.source_dataset, t.category), []).append(ow)
     for members in groups.values():
         for x, y in itertools.combinations(members, 2):
@@ -99,7 +110,7 @@ def training_pairs(pool: Pool, base_vectors: Any, config: AlignConfig, holdout: 
     owners = np.asarray(pool.owners)
     held = set(holdout)
     allowed = np.array([pool.tasks[o].name not in held for o in owners])
-    pos = positive_pairs(pool, holdout)
+    pos = positive_pairs(pool, holdout, config.positives)
     rng = rng_for("align-pairs", pool.name, config.seed, tuple(sorted(held)))
     rng.shuffle(pos)
     pos = pos[: config.max_pairs]
@@ -130,16 +141,20 @@ def fine_tune(base: Path, pairs: Sequence[Pair], out: Path, config: AlignConfig)
     np.random.seed(seed)
     torch.manual_seed(seed)
     model = SentenceTransformer(str(base), device="cpu", local_files_only=True)
+    inference_length = model.max_seq_length
     model.max_seq_length = config.max_seq_length
     examples = [InputExample(texts=[p.a, p.b], label=p.label) for p in pairs]
     generator = torch.Generator().manual_seed(seed)
-    loader = DataLoader(examples, shuffle=True, batch_size=config.batch_size, generator=generator)  # type: ignore[arg-type]
+    # sentence-transformers drops an incomplete last batch: never ask for more than we have
+    batch_size = max(1, min(config.batch_size, len(examples)))
+    loader = DataLoader(examples, shuffle=True, batch_size=batch_size, generator=generator)  # type: ignore[arg-type]
     loss = CosineSimilarityLoss(model)
     steps = max(1, len(loader) * config.epochs)
     model.fit(
         train_objectives=[(loader, loss)], epochs=config.epochs, warmup_steps=int(0.1 * steps),
         optimizer_params={"lr": config.lr}, show_progress_bar=False,
     )
+    model.max_seq_length = inference_length
     out.mkdir(parents=True, exist_ok=True)
     model.save(str(out))
 

@@ -99,7 +99,7 @@ def load_for_training(model_dir: Path, config: TrainConfig) -> tuple[Any, Any]:
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, use_safetensors=True)
     except (OSError, ValueError) as e:
         raise TaskmixError(f"{model_dir}: cannot load model ({' '.join(str(e).split())[:200]})") from None
     model.config.use_cache = False
@@ -166,7 +166,7 @@ def train(
     model_dir = resolve_model_dir(model)
     data_file = prompts_path(data)
     identity = rundir.run_identity(str(model_dir.resolve()), rundir.file_sha256(data_file), config)
-    accelerator = Accelerator(mixed_precision="no")
+    accelerator = Accelerator(mixed_precision="no", cpu=not torch.cuda.is_available())
     previous = None
     if accelerator.is_main_process:
         previous = rundir.check_or_claim(out_dir, identity)
