@@ -124,6 +124,7 @@ def main() -> int:
         "dataset_mb": main_run["dataset_mb"],
         "content_sha256": main_run["content_sha256"],
         "per_task": main_run["per_task"],
+        "benchmark_command": " ".join([".venv/bin/python", "benchmarks/memory.py", *sys.argv[1:]]),
         "machine": machine(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "data": os.environ.get("TASKMIX_MIRROR", "") or "data cache",

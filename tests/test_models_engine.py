@@ -170,3 +170,19 @@ def test_generate_stop_strings(tiny_lm):
 def test_results_are_finite_probabilities(tiny_lm):
     for res in tiny_lm.loglikelihood(requests()):
         assert math.isfinite(res.logprob) and res.logprob <= 0
+
+
+def test_long_context_is_cut_from_the_left_like_lm_eval(tiny_model_dir):
+    from taskmix.models import load_model
+
+    lm = load_model(tiny_model_dir, use_cache=False, show_progress=False)
+    lm.max_length = 12
+    req = R(DEMOS + "Input: fine\nOutput:", " not sure at all")
+    ctx, cont = lm.encode_request(req)
+    assert len(ctx) + len(cont) == 13 and len(ctx) < lm.count_tokens(DEMOS)
+    (got,) = lm.loglikelihood([req])
+    (ref, _), = naive(lm, [req])
+    assert got.logprob == pytest.approx(ref, abs=1e-4)
+    lm.max_length = 2
+    with pytest.raises(TaskmixError, match="exceeds"):
+        lm.loglikelihood([req])

@@ -53,7 +53,9 @@ def test_killed_fetch_keeps_only_verified_files_and_rerun_fetches_only_the_rest(
     cut = tmp_path / "cut"
     env = subprocess_env(tmp_path / "cache-cut")
     cmd = taskmix_cmd("data", "fetch", "--mirror", str(mirror), "--cache", str(cut), "--only", FETCH_GLOB, "--no-progress")
-    report = start_and_kill(cmd, env, ready=lambda: cut.is_dir() and any(_files(cut)), rng=kill_rng, max_delay=1.0)
+    target = kill_rng.randint(1, len(expected) * 2 // 3)  # kill once this many files are written
+    report = start_and_kill(cmd, env, ready=lambda: cut.is_dir() and len(_files(cut)) >= target, rng=kill_rng,
+                            max_delay=0.02)
     assert report.killed, f"fetch finished before the kill ({report})"
 
     # every file under a real name is complete and verified; nothing else is there
@@ -78,11 +80,11 @@ def test_killed_fetch_keeps_only_verified_files_and_rerun_fetches_only_the_rest(
 BUILD_ARGS = ("build", "symbol", "--tasks", "sst2", "trec", "--cap", "1500")
 
 
-def _building(parent: Path, name: str) -> bool:
-    """The builder's temporary folder exists and prompts are being streamed into it."""
+def _building(parent: Path, name: str, min_bytes: int = 1) -> bool:
+    """The builder's temporary folder exists and at least ``min_bytes`` of prompts are streamed into it."""
     for tmp in parent.glob(f".{name}.*.tmp"):
         f = tmp / "prompts.jsonl"
-        if f.is_file() and f.stat().st_size > 0:
+        if f.is_file() and f.stat().st_size >= min_bytes:
             return True
     return False
 
@@ -95,7 +97,9 @@ def test_killed_mixture_build_leaves_no_mixture_and_rerun_is_identical(mirror, t
     parent = tmp_path / "cut"
     out = parent / "mix"
     cmd = taskmix_cmd(*BUILD_ARGS, "--out", str(out))
-    report = start_and_kill(cmd, env, ready=lambda: _building(parent, "mix"), rng=kill_rng, max_delay=1.5)
+    # anywhere while streaming prompts, up to the dataset conversion that follows
+    target = kill_rng.randint(1, (whole / "prompts.jsonl").stat().st_size)
+    report = start_and_kill(cmd, env, ready=lambda: _building(parent, "mix", target), rng=kill_rng, max_delay=0.0)
     assert report.killed, f"build finished before the kill ({report})"
     assert not out.exists()  # never a half-built mixture under the real name
 
@@ -140,9 +144,12 @@ sys.exit(cli.main(sys.argv[2:]))
 """
 
 
+STEPS, SAVE_EVERY = 24, 4
+
+
 def _train_argv(model: Path, data: Path, out: Path) -> list[str]:
-    return ["train", "--model", str(model), "--data", str(data), "--out", str(out), "--steps", "40",
-            "--save-every", "5", "--batch-size", "4", "--max-length", "256", "--no-progress"]
+    return ["train", "--model", str(model), "--data", str(data), "--out", str(out), "--steps", str(STEPS),
+            "--save-every", str(SAVE_EVERY), "--batch-size", "4", "--max-length", "256", "--no-progress"]
 
 
 def _loss_curve(out: Path) -> list[tuple[int, float]]:
@@ -168,15 +175,17 @@ def test_killed_training_resumes_from_its_checkpoint_with_the_same_losses(train_
     out = tmp_path / "cut"
     steps_file = tmp_path / "cut.steps"
     cmd = driver_cmd(TRAIN_DRIVER, str(steps_file), *_train_argv(train_tiny_model, tiny_mixture, out))
-    report = start_and_kill(cmd, env, ready=lambda: bool(checkpoint_dirs(out)), rng=kill_rng, max_delay=1.5)
+    kill_at = kill_rng.randint(SAVE_EVERY + 1, STEPS - 2)  # a step after the first checkpoint
+    report = start_and_kill(cmd, env, ready=lambda: bool(_steps(steps_file)) and _steps(steps_file)[-1] >= kill_at,
+                            rng=kill_rng, max_delay=0.0)
     assert report.killed, f"training finished before the kill ({report})"
     killed_steps = _steps(steps_file)
-    assert killed_steps and killed_steps[-1] < 40
+    assert killed_steps and killed_steps[-1] < STEPS
     assert not (out / "model").exists()
     assert json.loads((out / "run.json").read_text())["status"] == "running"
     last = checkpoint_dirs(out)[-1]
     ckpt_step = int(last.name.split("-")[1])
-    assert 5 <= ckpt_step <= killed_steps[-1]
+    assert SAVE_EVERY <= ckpt_step <= killed_steps[-1]
     for ckpt in checkpoint_dirs(out):  # every checkpoint under a real name is complete: its checksums hold
         state = json.loads((ckpt / "state.json").read_text())
         for name, digest in state["sha256"].items():
@@ -189,9 +198,9 @@ def test_killed_training_resumes_from_its_checkpoint_with_the_same_losses(train_
     reference.finish()
     resumed_steps = _steps(steps_file)
     # finished (checkpointed) steps are not recomputed: the rerun starts right after the checkpoint
-    assert resumed_steps == list(range(ckpt_step + 1, 41))
+    assert resumed_steps == list(range(ckpt_step + 1, STEPS + 1))
     assert _loss_curve(out) == _loss_curve(whole)
-    assert [s for s, _ in _loss_curve(out)] == list(range(1, 41))
+    assert [s for s, _ in _loss_curve(out)] == list(range(1, STEPS + 1))
     w1 = load_file(whole / "model" / "model.safetensors")
     w2 = load_file(out / "model" / "model.safetensors")
     assert set(w1) == set(w2) and all(bool((w1[k] == w2[k]).all()) for k in w1)
@@ -254,7 +263,7 @@ def test_killed_evaluation_reuses_finished_requests_and_gives_identical_results(
     target = kill_rng.randint(1, total // 2)
     out = tmp_path / "cut"
     cmd = driver_cmd(EVAL_DRIVER, str(tmp_path / "cut.stats"), *argv(out))
-    report = start_and_kill(cmd, env, ready=lambda: _rows(db) >= target, rng=kill_rng, max_delay=0.3)
+    report = start_and_kill(cmd, env, ready=lambda: _rows(db) >= target, rng=kill_rng, max_delay=0.02)
     assert report.killed, f"evaluation finished before the kill ({report})"
     done = _rows(db)  # committed before the kill (one transaction per batch: never half an entry)
     assert 0 < done < total

@@ -8,11 +8,11 @@ showing an evaluation-pool symbol.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -168,7 +168,7 @@ print(h.hexdigest())
 
 
 def test_same_seed_gives_byte_identical_prompts_in_other_processes(tmp_path):
-    root = str(__import__("pathlib").Path(__file__).resolve().parents[1])
+    root = str(Path(__file__).resolve().parents[1])
     digests = set()
     for hashseed in ("0", "1", "random"):
         env = subprocess_env(tmp_path / "cache", PYTHONHASHSEED=hashseed)
@@ -176,19 +176,7 @@ def test_same_seed_gives_byte_identical_prompts_in_other_processes(tmp_path):
                              timeout=120, cwd=tmp_path)
         assert out.returncode == 0, out.stderr
         digests.add(out.stdout.strip())
-    assert len(digests) == 1
-    # and the same in this process
-    h = hashlib.sha256()
-    exec_globals: dict = {}
-    code = DIGEST_SCRIPT.replace("print(h.hexdigest())", "RESULT = h.hexdigest()")
-    sys_argv = sys.argv
-    try:
-        sys.argv = ["-c", root]
-        exec(compile(code, "<digest>", "exec"), exec_globals)  # noqa: S102 - our own fixed test script
-    finally:
-        sys.argv = sys_argv
-    assert digests == {exec_globals["RESULT"]}
-    del h
+    assert len(digests) == 1 and len(digests.pop()) == 64
 
 
 # --------------------------------------------------------------------------- symbol-tuning mixtures

@@ -89,3 +89,13 @@ def test_bad_inputs_are_one_line_errors(train_tiny_model, tiny_mixture, tmp_path
     assert main(["train", "--model", str(train_tiny_model), "--data", str(tiny_mixture), "--out", str(tmp_path / "y"),
                  "--config", str(cfg)]) != 0
     assert "unknown key 'warmup'" in one_error_line(capsys)
+
+
+def test_a_run_that_failed_before_training_can_be_retried(train_tiny_model, tiny_mixture, tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    out = tmp_path / "run"
+    base = ["train", "--model", str(train_tiny_model), "--out", str(out), *ARGS]
+    assert main(base + ["--data", str(empty)]) != 0
+    assert "the mixture is empty" in one_error_line(capsys)
+    assert main(base + ["--data", str(tiny_mixture)]) == 0  # fixed data: same folder is fine

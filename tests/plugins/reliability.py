@@ -143,6 +143,7 @@ def kill_rng(request) -> random.Random:
     """A seeded RNG for kill points (seed shown on failure; pin with ``$TASKMIX_KILL_SEED``)."""
     seed = kill_seed(request.node.nodeid)
     request.node.user_properties.append(("kill_seed", seed))
+    print(f"kill seed {seed} (rerun with TASKMIX_KILL_SEED={seed})")  # shown with a failure's captured output
     return random.Random(seed)
 
 

@@ -29,12 +29,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from ..models.prepare import KNOWN_MODELS, prepare_model
+    import sys
+
+    from ..models.prepare import KNOWN_MODELS, is_prepared, prepare_model
 
     for alias in args.alias:
         if alias not in KNOWN_MODELS:
             raise TaskmixError(f"unknown model {alias!r} (known: {', '.join(sorted(KNOWN_MODELS))})")
     for alias in args.alias:
+        if args.force or not is_prepared(alias):
+            print(f"preparing {alias} (one-time GGUF conversion, under a minute) ...", file=sys.stderr, flush=True)
         folder = prepare_model(alias, force=args.force, quiet=True)
         print(f"{alias}\t{folder}")
     return 0

@@ -65,7 +65,8 @@ def build_symbol_mixture(
 ) -> MixtureResult:
     """Build the symbol-tuning mixture of ``config`` into ``out_dir``.
 
-    ``load`` maps a task name to a :class:`Task` (default: the catalogue's ``load_task``);
+    ``load`` maps a task name to a :class:`Task` (default: a catalogue name or a user task
+    file, as the evaluation suites resolve them);
     ``tokenizer`` overrides ``config.tokenizer`` (tests pass one in). An existing
     ``out_dir`` with the same config is left as it is; a different one is refused.
     """
@@ -86,7 +87,10 @@ def build_symbol_mixture(
         if not out_dir.is_dir() or any(out_dir.iterdir()):
             raise TaskmixError(f"{out_dir}: exists and is not a mixture folder; use a new --out")
     if load is None:
-        from ..catalogue import load_task as load
+        try:  # catalogue names and user task files
+            from ..evaluation.suites import load_task_spec as load
+        except ImportError:
+            from ..catalogue import load_task as load
     if tokenizer is None:
         tokenizer = _tokenizer_for(config.tokenizer)
     measure = LengthMeter(tokenizer, config.chars_per_token)

@@ -51,6 +51,9 @@ def load_model(
     for scoring) or ``bfloat16``. ``cache_dir``: folder of the sqlite result cache
     (default ``<taskmix cache>/lm``); ``use_cache=False`` disables it.
     ``min_shared_prefix``: shortest shared token prefix worth a key/value cache (0 = off).
+    ``batch_size``: rows (distinct contexts) per forward pass. ``threads``: if given,
+    ``torch.set_num_threads(threads)`` (process-wide). ``show_progress``: tqdm bars.
+    Raises :class:`TaskmixError` (one line) for a missing/broken model or a bad dtype.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -78,7 +81,9 @@ def load_model(
             tok_source = location
             identity = model_identity(location)
         tokenizer = AutoTokenizer.from_pretrained(str(tok_source))
-    except (OSError, ValueError, KeyError) as e:
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as e:  # a broken or foreign folder: one line, not a traceback
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise TaskmixError(f"cannot load model {spec}: {first}") from e
     model.eval()

@@ -154,7 +154,7 @@ def load_checkpoint(path: Path, model: Any, optimizer: Any) -> TrainState:
         optimizer.load_state_dict({"state": state, "param_groups": groups})
     except (ValueError, KeyError) as e:
         raise corrupt(f"optimizer state does not fit: {e}") from None
-    pass  # MUTANT
+    torch.set_rng_state(blobs["rng.safetensors"]["torch_cpu"])
     version, py_state, gauss = meta["python_rng"]
     random.setstate((version, tuple(py_state), gauss))
     return TrainState(

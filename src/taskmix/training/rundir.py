@@ -48,6 +48,8 @@ def check_or_claim(out_dir: Path, identity: dict[str, Any]) -> dict[str, Any] | 
     run_file = out_dir / RUN_FILE
     if out_dir.exists() and not out_dir.is_dir():
         raise TaskmixError(f"{out_dir}: exists and is not a folder")
+    if run_file.is_file() and {p.name for p in out_dir.iterdir()} <= {RUN_FILE, LOSS_FILE} and not read_loss_log(out_dir):
+        run_file.unlink()  # a run that failed before its first step (e.g. a bad mixture): nothing to keep
     if run_file.is_file():
         try:
             old = json.loads(run_file.read_text(encoding="utf-8"))
