@@ -186,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         "timed_steps": args.steps, "repeats": args.repeats, "same_repeats": args.same_repeats,
         "versions": {"torch": torch.__version__, "trl": trl.__version__},
         "command": " ".join(shlex.quote(a) for a in [".venv/bin/python", "benchmarks/train_vs_trl.py", *(argv or sys.argv[1:])]),
-        "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus, torch threads "
-                   f"{torch.get_num_threads()}, load {os.getloadavg()[0]:.1f}".strip(),
+        "machine": " ".join(x for x in (platform.machine(), platform.processor()) if x)
+        + f", {os.cpu_count()} cpus, torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     atomic_write_json(args.out, result)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from taskmix.evaluation import EvalConfig
 from taskmix.evaluation.runner import eval_examples, plan_tasks
 from taskmix.evaluation.suites import LIST_FUNCTION_SUBTASKS, SUITES

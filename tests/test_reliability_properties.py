@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from taskmix.errors import TaskmixError
@@ -256,3 +256,25 @@ def test_built_mixture_from_real_tasks_shows_no_evaluation_symbol(mirror_data_ro
     assert sum(r["kind"] == "symbol" for r in rows) > 400
     for row in rows:
         _check_mixture_row(row, tasks[row["task"]])
+
+
+@pytest.mark.xfail(strict=True, reason="mixture/symbol.py make_prompt excludes the query by index only, so an "
+                   "example with the same input text (duplicates exist in trec, sst2) can be its exemplar (reported)")
+@settings(max_examples=10, deadline=None, derandomize=True, phases=[Phase.generate],
+          suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), labels=st.lists(st.integers(0, 1), min_size=24, max_size=24),
+       texts=st.lists(st.sampled_from(["red", "green", "blue", "cyan"]), min_size=24, max_size=24))
+def test_mixture_query_input_is_never_its_own_exemplar(seed, labels, texts):
+    from taskmix.mixture.config import MixtureConfig
+    from taskmix.mixture.symbol import LengthMeter, make_prompt, plan_task
+
+    examples = tuple(Example(f"d{i}", (("sentence", t),), label=lab) for i, (t, lab) in enumerate(zip(texts, labels)))
+    assume(len(set(labels)) == 2)
+    task = Task("dups", "test", ("Classify.",), ("sentence",), ("no", "yes"), (Split("train", examples),))
+    config = MixtureConfig(tasks=("dups",), max_length=4000, seed=seed, min_exemplars_per_class=2, max_exemplars_per_class=4)
+    plan = plan_task(task, "train")
+    for q in range(len(examples)):
+        p = make_prompt(plan, q, config, LengthMeter(None, 4.0))
+        assert p is not None
+        query_input = get_format(p.format_name).render_input(examples[q].fields)
+        assert p.prompt.count(query_input) == 1, (q, p.prompt)

@@ -160,3 +160,19 @@ class Background:
         if self.proc.returncode != 0:
             pytest.fail(f"{' '.join(self.cmd)} exited {self.proc.returncode}:\n{out[-2000:]}\n{err[-4000:]}")
         return out
+
+
+@pytest.fixture
+def background():
+    """Start :class:`Background` commands; any still running at teardown is killed (by its own pid)."""
+    started: list[Background] = []
+
+    def start(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> Background:
+        started.append(Background(cmd, env, cwd))
+        return started[-1]
+
+    yield start
+    for b in started:
+        if b.proc.poll() is None:
+            os.kill(b.proc.pid, signal.SIGKILL)
+            b.proc.communicate()

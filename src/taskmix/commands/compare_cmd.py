@@ -25,9 +25,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..evaluation.compare import compare_folders, format_differences
+    from ..evaluation.config import OUTPUT_ONLY_FIELDS
 
     a, b, rows = compare_folders(args.run_a, args.run_b, seed=args.seed)
     if a.fingerprint == b.fingerprint and a.run_key == b.run_key:
         print("note: both folders hold the same evaluation of the same model")
+    skip = set(OUTPUT_ONLY_FIELDS)
+    changed = sorted(k for k in set(a.config) | set(b.config) if k not in skip and a.config.get(k) != b.config.get(k))
+    if changed:
+        print("config differences: " + ", ".join(f"{k}: {a.config.get(k)!r} -> {b.config.get(k)!r}" for k in changed))
     print(format_differences(rows, f"{args.run_a} ({a.model})", f"{args.run_b} ({b.model})"), end="")
     return 0
