@@ -64,5 +64,8 @@ def test_config_from_dict_validates():
         from_dict(_Cfg, {"nme": "b"})
     with pytest.raises(ConfigError, match=r"inner.x: expected an integer"):
         from_dict(_Cfg, {"inner": {"x": "3"}})
+    assert from_dict(_Cfg, {"rate": "1e-3"}).rate == 1e-3  # YAML reads 1e-3 as a string
+    with pytest.raises(ConfigError, match="expected a number"):
+        from_dict(_Cfg, {"rate": "fast"})
     with pytest.raises(ConfigError, match="unknown key 'y'"):
         from_dict(_Cfg, {"inner": {"y": 3}})
