@@ -198,6 +198,11 @@ def markdown_report(run: EvalRun) -> str:
         f"- k={cfg.get('k')} per class, format={cfg.get('format')}, seed={cfg.get('seed')}, "
         f"max examples={cfg.get('max_examples')}, protocol={'shared demos' if cfg.get('shared_demos') else 'fresh exemplars per query'}, "
         f"scoring={'length-normalised' if cfg.get('length_normalized') else 'sum'} log-likelihood",
+    ]
+    if cfg.get("suite"):
+        lines.append(f"- suite {cfg['suite']}: its per-task k / format / settings overrides apply "
+                     "(see taskmix.evaluation.suites)")
+    lines += [
         "",
         "Accuracy (%) with 95% intervals: Wilson per dataset; the average is the unweighted mean "
         "over datasets with a stratified bootstrap interval.",

@@ -11,8 +11,13 @@ that ``accelerate launch`` works unchanged and single-process CPU is the default
 * Gradient accumulation is done here (not by Accelerate): a step's loss is the sum of
   token cross-entropies of its micro-batches divided by their total target tokens.
   Gradients are synchronised only on the last micro-batch (``accelerator.no_sync``).
-  Under several processes each process normalises by its own target tokens and DDP
-  averages, a close approximation of the global token mean.
+* Several processes (``accelerate launch --multi_gpu --num_processes N``, also on CPU
+  with gloo; see docs/scaling.md): ``batch_size`` is per process, the batch plan is cut
+  into *global* micro-batches of ``batch_size * N`` examples and process ``r`` takes the
+  strided slice ``[r::N]`` of each. Target-token counts are all-reduced, each process
+  scales its summed loss by ``N / global_targets`` (DDP averages), so the gradient and
+  the logged loss are the exact global token mean: the run equals one process with
+  ``batch_size * N`` up to float rounding.
 * bf16: fp32 master weights and AdamW state; forward and backward under
   ``torch.autocast(bfloat16)``. Checkpoints and the final model are fp32.
 * Exact resume: the data order is a pure function of (seed, epoch); checkpoints hold
@@ -167,12 +172,24 @@ def train(
     data_file = prompts_path(data)
     identity = rundir.run_identity(str(model_dir.resolve()), rundir.file_sha256(data_file), config)
     accelerator = Accelerator(mixed_precision="no", cpu=not torch.cuda.is_available())
-    previous = None
+    previous, error = None, None
     if accelerator.is_main_process:
-        previous = rundir.check_or_claim(out_dir, identity)
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process and previous and previous.get("status") == "complete":
-        print(f"taskmix: {out_dir} already holds this finished run; model in {out_dir / rundir.MODEL_DIR}")
+        try:
+            previous = rundir.check_or_claim(out_dir, identity)
+        except TaskmixError as e:
+            error = str(e)
+    # every process learns the main process's verdict (an error, or an already finished run)
+    shared = [error, previous]
+    if accelerator.num_processes > 1:
+        from accelerate.utils import broadcast_object_list
+
+        broadcast_object_list(shared)
+    error, previous = shared
+    if error is not None:
+        raise TaskmixError(error)
+    if previous and previous.get("status") == "complete":
+        if accelerator.is_main_process:
+            print(f"taskmix: {out_dir} already holds this finished run; model in {out_dir / rundir.MODEL_DIR}")
         return TrainResult(out_dir, previous.get("steps", 0), previous.get("steps", 0), None, 0.0,
                            out_dir / rundir.MODEL_DIR, None, True)
 
@@ -183,15 +200,19 @@ def train(
     lengths = tokens.lengths
     plans: dict[int, list[Any]] = {}
 
+    world, rank = accelerator.num_processes, accelerator.process_index
+
     def plan(epoch: int) -> list[Any]:
         if epoch not in plans:
             plans.clear()
-            plans[epoch] = batch_plan(lengths, config.batch_size, config.seed, epoch, config.batching, config.bucket_size)
+            plans[epoch] = batch_plan(lengths, config.batch_size * world, config.seed, epoch, config.batching,
+                                      config.bucket_size)
         return plans[epoch]
 
-    n_batches = len(plan(0))
-    world, rank = accelerator.num_processes, accelerator.process_index
-    total = total_steps_for(n_batches, config, world)
+    n_batches = len(plan(0))  # global micro-batches per epoch
+    if world > 1 and len(lengths) < world:
+        raise TaskmixError(f"{data_file}: {len(lengths)} examples cannot be shared by {world} processes")
+    total = total_steps_for(n_batches, config, 1)
 
     wrapper = _target_loss_module()(net)
     optimizer = make_optimizer(net, config)
@@ -228,13 +249,15 @@ def train(
                 group["lr"] = lr
             batches = []
             for k in range(config.grad_accum):
-                m = micro + k * world + rank
-                epoch, index = divmod(m, n_batches)
-                batches.append(collate(tokens, plan(epoch)[index], pad_id))
-            group_targets = sum(b.n_targets for b in batches)
+                epoch, index = divmod(micro + k, n_batches)
+                batches.append(_shard_batch(tokens, plan(epoch)[index], rank, world, pad_id))
+            group_targets = _global_sum(accelerator, [sum(b.n_targets for b in batches if b is not None)])[0]
             loss_sum = 0.0
             for k, b in enumerate(batches):
                 sync = k == len(batches) - 1
+                if b is None:  # a short last batch left this process without examples
+                    b = collate(tokens, plan(0)[0][:1], pad_id)
+                    b = _empty_like(b)
                 ctx = contextlib.nullcontext() if sync else accelerator.no_sync(wrapper)
                 with ctx:
                     with autocast:
@@ -244,17 +267,18 @@ def train(
                             b.positions.to(accelerator.device),
                             b.labels.to(accelerator.device),
                         )
-                    accelerator.backward(s / group_targets)
+                    accelerator.backward(s * world / group_targets)  # DDP averages: undo it
                 loss_sum += float(s.detach())
                 run_tokens += b.n_tokens
             if config.max_grad_norm > 0:
                 accelerator.clip_grad_norm_(wrapper.parameters(), config.max_grad_norm)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-            micro += config.grad_accum * world
+            micro += config.grad_accum
             step += 1
+            loss_sum, step_tokens = _global_sum(accelerator, [loss_sum, sum(b.n_tokens for b in batches if b is not None)])
             last_loss = loss_sum / group_targets
-            seen += sum(b.n_tokens for b in batches)
+            seen += int(step_tokens)
             elapsed = time.perf_counter() - start_time
             tps = run_tokens / elapsed if elapsed > 0 else 0.0
             if log is not None and (step % config.log_every == 0 or step == total):
@@ -287,6 +311,32 @@ def train(
                     truncated_examples=tokens.n_truncated, examples=len(tokens))
     accelerator.wait_for_everyone()
     return TrainResult(out_dir, step, total, last_loss, tps, final_dir, resumed_from, True)
+
+
+def _shard_batch(tokens: TokenisedData, indices: Any, rank: int, world: int, pad_id: int) -> Any:
+    """This process's strided share ``indices[rank::world]`` of a global micro-batch, collated
+    (``None`` if the share is empty)."""
+    mine = indices[rank::world]
+    return collate(tokens, mine, pad_id) if len(mine) else None
+
+
+def _empty_like(batch: Any) -> Any:
+    """A one-row batch with no targets: the forward still runs (DDP needs every process to
+    take part) but adds zero loss and zero gradient."""
+    from dataclasses import replace
+
+    return replace(batch, positions=batch.positions[:0], labels=batch.labels[:0], n_tokens=0, n_targets=0)
+
+
+def _global_sum(accelerator: Any, values: list[float]) -> list[float]:
+    """``values`` summed over all processes (float64; unchanged with one process)."""
+    if accelerator.num_processes == 1:
+        return [float(v) for v in values]
+    import torch
+
+    t = torch.tensor(values, dtype=torch.float64, device=accelerator.device)
+    torch.distributed.all_reduce(t)
+    return [float(v) for v in t.tolist()]
 
 
 def _save(accelerator: Any, out_dir: Path, model: Any, optimizer: Any, config: TrainConfig, state: TrainState) -> None:
