@@ -1,11 +1,11 @@
 """Peak memory of building a symbol-tuning mixture (writes benchmarks/results/memory.json).
 
-Runs ``taskmix build symbol`` in a child process for ``--n`` prompts (default 100,000:
-``--cap`` prompts from each of the ``--tasks``) and records the child's peak resident set
+Runs ``taskmix build symbol`` in a child process (default: every tunable classification task,
+uncapped: about 100,000 prompts) and records the child's peak resident set
 size (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss``), the wall time and the size of
-what was written. With ``--also N`` a smaller build with the same tasks is measured first:
+what was written. With ``--also-cap N`` a smaller build with the same tasks is measured first:
 if the builder streams prompts to disk, the peak barely changes while the output grows
-N-fold (the peak is then set by the loaded task data, not by the mixture).
+many-fold (the peak is then set by the loaded task data, not by the mixture).
 
 Every measurement runs in a fresh interpreter, so one build's memory never counts
 towards another's: each build is its own ``python benchmarks/memory.py --child ...``
@@ -13,7 +13,7 @@ whose only child is the build.
 
 Usage::
 
-    TASKMIX_MIRROR=/work/shared/data .venv/bin/python benchmarks/memory.py --n 100000 --also 10000
+    TASKMIX_MIRROR=/work/shared/data .venv/bin/python benchmarks/memory.py --also-cap 500
 """
 
 from __future__ import annotations
@@ -33,8 +33,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "benchmarks" / "results" / "memory.json"
-# Large train splits, so that 20,000 prompts per task exist: 5 x 20,000 = 100,000.
-TASKS = ("sst2", "mnli", "qnli", "qqp", "agnews")
+# Every classification task of the catalogue that may be tuned on (the 16 default tuning
+# tasks and the four 1,000-example review/topic tasks): their train splits hold 101,087
+# examples, and a mixture has at most one prompt per query example, so the uncapped build
+# (--cap 25000, the paper's cap) is the largest mixture the mirror's data allows.
+TASKS = ("sst2", "mr", "sst5", "cola", "mnli", "qnli", "qqp", "mrpc", "rte", "snli", "cb", "trec", "agnews",
+         "tweeteval/offensive", "tweeteval/irony", "tweeteval/sentiment", "imdb", "amazon", "yelp", "yahoo")
 
 
 def build_command(out: Path, tasks: tuple[str, ...], cap: int, seed: int) -> list[str]:
@@ -68,9 +72,8 @@ def measure_child(out: Path, tasks: tuple[str, ...], cap: int, seed: int) -> dic
     }
 
 
-def run_measurement(n: int, tasks: tuple[str, ...], seed: int, scratch: Path) -> dict:
-    cap = -(-n // len(tasks))
-    out = scratch / f"mix-{n}"
+def run_measurement(cap: int, tasks: tuple[str, ...], seed: int, scratch: Path) -> dict:
+    out = scratch / f"mix-cap{cap}"
     child = subprocess.run(
         [sys.executable, __file__, "--child", str(out), "--cap", str(cap), "--seed", str(seed), "--tasks", *tasks],
         capture_output=True, text=True,
@@ -99,14 +102,14 @@ def machine() -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=100_000, help="prompts in the measured mixture")
-    ap.add_argument("--also", type=int, default=0, help="also measure a smaller build of this many prompts first")
+    ap.add_argument("--cap", type=int, default=25_000, help="most prompts per task of the measured build")
+    ap.add_argument("--also-cap", type=int, default=0, dest="also_cap",
+                    help="also measure a smaller build with this cap per task first")
     ap.add_argument("--tasks", nargs="+", default=list(TASKS))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(RESULT), help="result JSON")
     ap.add_argument("--scratch", help="folder for the temporary mixtures (default: a temp folder)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
-    ap.add_argument("--cap", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     tasks = tuple(args.tasks)
     if args.child:
@@ -115,8 +118,8 @@ def main() -> int:
 
     scratch = Path(args.scratch) if args.scratch else Path(tempfile.mkdtemp(prefix="taskmix-memory-"))
     scratch.mkdir(parents=True, exist_ok=True)
-    smaller = run_measurement(args.also, tasks, args.seed, scratch) if args.also else None
-    main_run = run_measurement(args.n, tasks, args.seed, scratch)
+    smaller = run_measurement(args.also_cap, tasks, args.seed, scratch) if args.also_cap else None
+    main_run = run_measurement(args.cap, tasks, args.seed, scratch)
     result = {
         "what": "peak resident memory of `taskmix build symbol` (child process ru_maxrss)",
         **{k: main_run[k] for k in ("peak_rss_mb", "n_prompts", "wall_s", "command")},

@@ -258,8 +258,6 @@ def test_built_mixture_from_real_tasks_shows_no_evaluation_symbol(mirror_data_ro
         _check_mixture_row(row, tasks[row["task"]])
 
 
-@pytest.mark.xfail(strict=True, reason="mixture/symbol.py make_prompt excludes the query by index only, so an "
-                   "example with the same input text (duplicates exist in trec, sst2) can be its exemplar (reported)")
 @settings(max_examples=10, deadline=None, derandomize=True, phases=[Phase.generate],
           suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31), labels=st.lists(st.integers(0, 1), min_size=24, max_size=24),

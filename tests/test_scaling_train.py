@@ -19,8 +19,8 @@ import pytest
 
 from taskmix.training.rundir import read_loss_log
 
-REL_TOL = 1e-4  # relative, per logged step (measured: ~1e-7)
-WEIGHT_TOL = 1e-5  # absolute, per parameter (measured: ~1e-8)
+REL_TOL = 1e-4  # relative, per logged step (measured: 0 at the log's 6 decimals)
+WEIGHT_TOL = 1e-5  # absolute, per parameter (measured: 5.6e-7 after 6 AdamW steps)
 TRAIN = ["--steps", "6", "--grad-accum", "2", "--lr", "5e-3", "--max-length", "256", "--save-every", "2",
          "--no-progress"]
 
@@ -109,8 +109,13 @@ def test_two_process_run_resumes_from_its_checkpoint(two_runs, tmp_path):
     (resumed / "run.json").write_text(json.dumps({**run, "status": "running"}))
     rows = (resumed / "loss.jsonl").read_text().splitlines()
     (resumed / "loss.jsonl").write_text("\n".join(rows[:5]) + "\n")
+    # a resumed run starts from checkpoint 4 and rewrites step 5; poison step 5 to see it is redone
+    (resumed / "loss.jsonl").write_text("\n".join(rows[:4] + [json.dumps({**json.loads(rows[4]), "loss": -1.0})]) + "\n")
+    from taskmix.training.checkpoint import checkpoint_dirs
+
+    assert checkpoint_dirs(resumed)[-1].name.endswith("4")
     launch(train_args(model, data, resumed, 2), 2)
-    assert read_loss_log(resumed) == read_loss_log(two) or max_rel_loss_diff(two, resumed) < REL_TOL
+    assert max_rel_loss_diff(two, resumed) < REL_TOL
     w1, w2 = weights(two), weights(resumed)
     assert max(float((w1[k] - w2[k]).abs().max()) for k in w1) < WEIGHT_TOL
     assert json.loads((resumed / "run.json").read_text())["status"] == "complete"

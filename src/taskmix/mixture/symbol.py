@@ -102,6 +102,7 @@ def make_prompt(
     plan: TaskPlan, query_index: int, config: MixtureConfig, measure: LengthMeter
 ) -> TrainingExample | None:
     """The training prompt for one query, or ``None`` if even the minimum does not fit."""
+    from ..prompts.builder import input_key
     from ..prompts.formats import answer_continuation, join_prompt
     from ..symbols import sample_symbols
 
@@ -119,9 +120,11 @@ def make_prompt(
                                kind=config.symbol_kind or None)
         instruction = ""
     k = rng.randint(config.min_exemplars_per_class, config.max_exemplars_per_class)
+    # never the query itself, nor another example with the same input text
+    query_key = input_key(query)
     draws: list[list[int]] = []
     for indices in plan.by_label:
-        pool = [i for i in indices if i != query_index]
+        pool = [i for i in indices if i != query_index and input_key(plan.examples[i]) != query_key]
         draws.append(rng.sample(pool, min(k, len(pool))))
     if not any(draws):
         return None

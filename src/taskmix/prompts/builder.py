@@ -121,7 +121,7 @@ class PromptOptions:
             raise TaskmixError(f"max_tokens must be positive, got {self.max_tokens}")
 
 
-def _key(example: Example) -> tuple[str, ...]:
+def input_key(example: Example) -> tuple[str, ...]:
     """Identity of an example's input, for 'never show the query as an exemplar'."""
     return tuple(" ".join(t.split()).lower() for t in example.texts)
 
@@ -155,7 +155,7 @@ class ExemplarPool:
         for label, group in enumerate(self.groups):
             picked = _draw_from(group, k, rng, exclude)
             if picked is None:
-                usable = sum(1 for e in group if e.uid not in exclude and _key(e) not in exclude)
+                usable = sum(1 for e in group if e.uid not in exclude and input_key(e) not in exclude)
                 what = (
                     f"class {self.task.label_space[label]!r}" if self.task.is_classification else "the task"
                 )
@@ -171,15 +171,15 @@ def _draw_from(group: Sequence[Example], k: int, rng: random.Random, exclude: fr
     if len(group) < k:
         return None
     first = rng.sample(range(len(group)), min(len(group), k + 8))
-    picked = [group[i] for i in first if group[i].uid not in exclude and _key(group[i]) not in exclude][:k]
+    picked = [group[i] for i in first if group[i].uid not in exclude and input_key(group[i]) not in exclude][:k]
     if len(picked) == k:
         return picked
-    rest = [e for e in group if e.uid not in exclude and _key(e) not in exclude]
+    rest = [e for e in group if e.uid not in exclude and input_key(e) not in exclude]
     return rng.sample(rest, k) if len(rest) >= k else None
 
 
 def _exclusions(examples: Sequence[Example]) -> frozenset:
-    return frozenset([e.uid for e in examples] + [_key(e) for e in examples])
+    return frozenset([e.uid for e in examples] + [input_key(e) for e in examples])
 
 
 @dataclass(frozen=True)
