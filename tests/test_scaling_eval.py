@@ -89,8 +89,8 @@ def test_two_process_eval_equals_one_process(tiny_model_dir, tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     p1 = (one / "predictions.jsonl").read_bytes()
     assert p1 == (two / "predictions.jsonl").read_bytes()
-    assert len(p1.splitlines()) == 2 * 2 * 8
     r1, r2 = (json.loads((d / "results.json").read_text()) for d in (one, two))
     assert r1["scores"] == r2["scores"] and r1["averages"] == r2["averages"]
     assert r1["run_key"] == r2["run_key"]
-    assert len(r1["scores"]) == 4
+    assert len(r1["scores"]) == 4  # 2 tasks x 2 settings = 4 chunks, 2 per process
+    assert len(p1.splitlines()) == sum(s["n"] for s in r1["scores"]) >= 20

@@ -1,6 +1,7 @@
 """Data-parallel training under ``accelerate launch`` on CPU (gloo), against one process.
 
-Two processes with ``--batch-size 2`` see disjoint halves of every global batch of 4, so
+Two processes with ``--batch-size 2`` see disjoint halves of every global batch of 4 (the
+run covers a whole epoch, whose short last batch leaves one process without examples), so
 their loss curve and final weights must equal one process with ``--batch-size 4`` up to
 float rounding (fp32). Also: a 2-process run resumed from its checkpoint equals the
 uninterrupted one. Each launch takes ~10-15 s (process start-up dominates).
@@ -73,7 +74,7 @@ def two_runs(train_tiny_model, tmp_path_factory):
     from tests.plugins.training import write_tiny_mixture
 
     root = tmp_path_factory.mktemp("scaling_train")
-    data = write_tiny_mixture(root / "mixture", n=40)
+    data = write_tiny_mixture(root / "mixture", n=41)  # 11 global batches, the last of one example
     one, two = root / "one", root / "two"
     launch(train_args(train_tiny_model, data, one, 4), 1)
     launch(train_args(train_tiny_model, data, two, 2), 2)

@@ -143,6 +143,24 @@ def context_budget(model: Any, config: EvalConfig) -> int | None:
     return DEFAULT_CONTEXT
 
 
+def build_prompt_sets(
+    work: Sequence[tuple[PlannedTask, tuple[Example, ...]]],
+    config: EvalConfig,
+    count_tokens: Callable[[str], int] | None,
+    budget: int | None,
+) -> list[tuple[PlannedTask, str, tuple[Prompt, ...]]]:
+    """Every (task, setting)'s prompts, exactly as the evaluation scores them."""
+    prompt_sets: list[tuple[PlannedTask, str, tuple[Prompt, ...]]] = []
+    for pt, examples in work:
+        free = not pt.task.is_classification
+        limit = budget - config.max_new_tokens if (free and budget) else budget
+        options = replace(pt.options, max_tokens=limit if count_tokens else None)
+        for setting in pt.settings:
+            prompts = build_prompts(pt.task, examples, setting, options, config.seed, count_tokens)
+            prompt_sets.append((pt, setting, prompts))
+    return prompt_sets
+
+
 def _progress(total: int, enabled: bool, desc: str):
     from tqdm.auto import tqdm
 
@@ -261,14 +279,7 @@ def run_eval(
         for s in pt.skipped:
             notes.append(f"{pt.task.name}: setting {s} does not apply (skipped)")
 
-    prompt_sets: list[tuple[PlannedTask, str, tuple[Prompt, ...]]] = []
-    for pt, examples in work:
-        free = not pt.task.is_classification
-        limit = budget - config.max_new_tokens if (free and budget) else budget
-        options = replace(pt.options, max_tokens=limit if count_tokens else None)
-        for setting in pt.settings:
-            prompts = build_prompts(pt.task, examples, setting, options, config.seed, count_tokens)
-            prompt_sets.append((pt, setting, prompts))
+    prompt_sets = build_prompt_sets(work, config, count_tokens, budget)
     t_prompts = time.perf_counter()
 
     total = sum(len(p) for _, _, p in prompt_sets)

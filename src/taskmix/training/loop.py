@@ -40,7 +40,8 @@ from ..seeding import derive_seed
 from . import rundir
 from .checkpoint import TrainState, checkpoint_dirs, load_checkpoint, save_checkpoint
 from .config import TrainConfig, lr_at
-from .data import TokenisedData, batch_plan, collate, prompts_path, read_examples, tokenise
+from .data import batch_plan, collate, prompts_path, read_examples, tokenise
+from .parallel import check_sharding, empty_like, full_state_dict, global_sum, shard_batch
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,9 @@ def make_optimizer(model: Any, config: TrainConfig) -> Any:
     )
 
 
-def total_steps_for(n_batches: int, config: TrainConfig, world: int) -> int:
+def total_steps_for(n_batches: int, config: TrainConfig, world: int = 1) -> int:
+    """Optimizer steps of the run: ``max_steps``, else ``epochs`` over ``n_batches``
+    micro-batches (global ones: the loop passes ``world=1``) in groups of ``grad_accum``."""
     if config.max_steps is not None:
         return config.max_steps
     return max(1, math.ceil(config.epochs * n_batches / (config.grad_accum * world)))
@@ -216,6 +219,7 @@ def train(
 
     wrapper = _target_loss_module()(net)
     optimizer = make_optimizer(net, config)
+    sharded = check_sharding(accelerator, config)
     wrapper, optimizer = accelerator.prepare(wrapper, optimizer)
     inner = accelerator.unwrap_model(wrapper).model
 
@@ -250,14 +254,13 @@ def train(
             batches = []
             for k in range(config.grad_accum):
                 epoch, index = divmod(micro + k, n_batches)
-                batches.append(_shard_batch(tokens, plan(epoch)[index], rank, world, pad_id))
-            group_targets = _global_sum(accelerator, [sum(b.n_targets for b in batches if b is not None)])[0]
+                batches.append(shard_batch(tokens, plan(epoch)[index], rank, world, pad_id))
+            group_targets = global_sum(accelerator, [sum(b.n_targets for b in batches if b is not None)])[0]
             loss_sum = 0.0
             for k, b in enumerate(batches):
                 sync = k == len(batches) - 1
                 if b is None:  # a short last batch left this process without examples
-                    b = collate(tokens, plan(0)[0][:1], pad_id)
-                    b = _empty_like(b)
+                    b = empty_like(collate(tokens, plan(0)[0][:1], pad_id))
                 ctx = contextlib.nullcontext() if sync else accelerator.no_sync(wrapper)
                 with ctx:
                     with autocast:
@@ -269,16 +272,16 @@ def train(
                         )
                     accelerator.backward(s * world / group_targets)  # DDP averages: undo it
                 loss_sum += float(s.detach())
-                run_tokens += b.n_tokens
             if config.max_grad_norm > 0:
                 accelerator.clip_grad_norm_(wrapper.parameters(), config.max_grad_norm)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             micro += config.grad_accum
             step += 1
-            loss_sum, step_tokens = _global_sum(accelerator, [loss_sum, sum(b.n_tokens for b in batches if b is not None)])
+            loss_sum, step_tokens = global_sum(accelerator, [loss_sum, sum(b.n_tokens for b in batches if b is not None)])
             last_loss = loss_sum / group_targets
             seen += int(step_tokens)
+            run_tokens += int(step_tokens)  # all processes: tokens_per_s is the global throughput
             elapsed = time.perf_counter() - start_time
             tps = run_tokens / elapsed if elapsed > 0 else 0.0
             if log is not None and (step % config.log_every == 0 or step == total):
@@ -304,8 +307,10 @@ def train(
     elapsed = time.perf_counter() - start_time
     tps = run_tokens / elapsed if elapsed > 0 else 0.0
     final_dir = None
+    # FSDP shards the weights: gather the full state dict (a collective: every process calls it)
+    full_state = full_state_dict(accelerator, wrapper) if sharded else None
     if accelerator.is_main_process:
-        final_dir = save_final(out_dir, inner, tokenizer, config)
+        final_dir = save_final(out_dir, inner, tokenizer, config, full_state)
         rundir.plot_loss(out_dir)
         rundir.mark(out_dir, status="complete", steps=step, tokens_per_s=round(tps, 1),
                     truncated_examples=tokens.n_truncated, examples=len(tokens))
@@ -313,30 +318,10 @@ def train(
     return TrainResult(out_dir, step, total, last_loss, tps, final_dir, resumed_from, True)
 
 
-def _shard_batch(tokens: TokenisedData, indices: Any, rank: int, world: int, pad_id: int) -> Any:
-    """This process's strided share ``indices[rank::world]`` of a global micro-batch, collated
-    (``None`` if the share is empty)."""
-    mine = indices[rank::world]
-    return collate(tokens, mine, pad_id) if len(mine) else None
 
 
-def _empty_like(batch: Any) -> Any:
-    """A one-row batch with no targets: the forward still runs (DDP needs every process to
-    take part) but adds zero loss and zero gradient."""
-    from dataclasses import replace
-
-    return replace(batch, positions=batch.positions[:0], labels=batch.labels[:0], n_tokens=0, n_targets=0)
 
 
-def _global_sum(accelerator: Any, values: list[float]) -> list[float]:
-    """``values`` summed over all processes (float64; unchanged with one process)."""
-    if accelerator.num_processes == 1:
-        return [float(v) for v in values]
-    import torch
-
-    t = torch.tensor(values, dtype=torch.float64, device=accelerator.device)
-    torch.distributed.all_reduce(t)
-    return [float(v) for v in t.tolist()]
 
 
 def _save(accelerator: Any, out_dir: Path, model: Any, optimizer: Any, config: TrainConfig, state: TrainState) -> None:
@@ -354,9 +339,15 @@ def _progress(config: TrainConfig, accelerator: Any, total: int, initial: int) -
     return tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True)
 
 
-def save_final(out_dir: Path, model: Any, tokenizer: Any, config: TrainConfig) -> Path:
+
+
+
+
+def save_final(out_dir: Path, model: Any, tokenizer: Any, config: TrainConfig,
+               state_dict: dict[str, Any] | None = None) -> Path:
     """Save a standard HF folder ``model/`` (LoRA merged into the weights) and, for LoRA
-    with ``save_adapter``, the bare adapter in ``adapter/``. Written via temp folders."""
+    with ``save_adapter``, the bare adapter in ``adapter/``. Written via temp folders.
+    ``state_dict``: the full weights when the model itself is sharded (FSDP)."""
     final = out_dir / rundir.MODEL_DIR
 
     def publish(tmp: Path, dest: Path) -> None:
@@ -374,7 +365,7 @@ def save_final(out_dir: Path, model: Any, tokenizer: Any, config: TrainConfig) -
     model.config.use_cache = True
     tmp = out_dir / ".model.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
+    model.save_pretrained(tmp, state_dict=state_dict)
     tokenizer.save_pretrained(tmp)
     publish(tmp, final)
     return final
