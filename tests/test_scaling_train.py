@@ -26,6 +26,27 @@ TRAIN = ["--steps", "6", "--grad-accum", "2", "--lr", "5e-3", "--max-length", "2
          "--no-progress"]
 
 
+def test_processes_take_disjoint_strided_shares_of_a_global_batch(train_tiny_model, tiny_mixture):
+    import numpy as np
+
+    from taskmix.training import TrainConfig
+    from taskmix.training.data import read_examples, tokenise
+    from taskmix.training.loop import load_for_training
+    from taskmix.training.parallel import empty_like, shard_batch
+
+    _, tok = load_for_training(train_tiny_model, TrainConfig())
+    data = tokenise(read_examples(tiny_mixture), tok, 256)
+    batch = np.array([5, 2, 9, 7, 1])
+    parts = [shard_batch(data, batch, r, 2, tok.pad_token_id) for r in range(2)]
+    assert [p.input_ids.shape[0] for p in parts] == [3, 2]  # [5, 9, 1] and [2, 7]
+    whole = shard_batch(data, batch, 0, 1, tok.pad_token_id)
+    assert sum(p.n_targets for p in parts) == whole.n_targets
+    assert sum(p.n_tokens for p in parts) == whole.n_tokens
+    assert shard_batch(data, batch[:1], 1, 2, tok.pad_token_id) is None  # nothing left for process 1
+    empty = empty_like(parts[1])
+    assert empty.n_targets == 0 and empty.labels.numel() == 0 and empty.positions.numel() == 0
+
+
 def accelerate_exe() -> str:
     exe = Path(sys.executable).with_name("accelerate")
     if not exe.is_file():
