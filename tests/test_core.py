@@ -69,3 +69,18 @@ def test_config_from_dict_validates():
         from_dict(_Cfg, {"rate": "fast"})
     with pytest.raises(ConfigError, match="unknown key 'y'"):
         from_dict(_Cfg, {"inner": {"y": 3}})
+
+
+def test_atomic_writes_honour_the_umask(tmp_path):
+    import os
+    import stat
+
+    from taskmix.fileio import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        p = atomic_write_text(tmp_path / "a" / "f.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(p.stat().st_mode) == 0o644
+    assert p.read_text() == "x" and not [q for q in p.parent.iterdir() if q.name.endswith(".tmp")]

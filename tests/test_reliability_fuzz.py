@@ -145,20 +145,9 @@ KEYS = {
 }
 
 
-BIGBENCH_TYPES_BUG = pytest.mark.xfail(
-    raises=(TypeError, ValueError, AttributeError, KeyError, ExceptionGroup), strict=False,
-    reason="bigbench.py trusts JSON value types (reported: _choice_sets e.get on non-dicts, _best float(), "
-           "labels.index of an empty target_scores, ', '.join of non-str keywords)")
 
 
-NIV2_TYPES_BUG = pytest.mark.xfail(
-    raises=(TypeError, ValueError, AttributeError, KeyError, ExceptionGroup), strict=False,
-    reason="niv2.load_task_file trusts JSON value types (reported: enumerate(data['Instances']) on null/number, "
-           "data.get(lang key) or [] on a number)")
-KNOWN_BUGS = {"bigbench": BIGBENCH_TYPES_BUG, "niv2_task": NIV2_TYPES_BUG}
-
-
-@pytest.mark.parametrize("kind", [pytest.param(k, marks=KNOWN_BUGS[k]) if k in KNOWN_BUGS else k for k in sorted(KEYS)])
+@pytest.mark.parametrize("kind", sorted(KEYS))
 @FUZZ
 @given(data=st.data())
 def test_right_keys_wrong_types(kind, data):
@@ -225,12 +214,9 @@ def _lm_cache(root: Path, data: bytes) -> None:
 
 
 READBACK = {"mixture_jsonl": (_mixture, MIXTURE_SEED), "lm_cache": (_lm_cache, b"SQLite format 3\x00" + b"\x00" * 200)}
-MIXTURE_BUG = pytest.mark.xfail(
-    raises=UnicodeDecodeError, strict=False,
-    reason="training/data.py read_examples opens prompts.jsonl as UTF-8 text and lets UnicodeDecodeError escape (reported)")
 
 
-@pytest.mark.parametrize("kind", [pytest.param("mixture_jsonl", marks=MIXTURE_BUG), "lm_cache"])
+@pytest.mark.parametrize("kind", ["mixture_jsonl", "lm_cache"])
 @FUZZ
 @given(data=st.binary(max_size=400), cut=st.integers(0, 2000))
 def test_read_back_files_random_and_truncated(kind, data, cut):

@@ -117,7 +117,6 @@ def test_killed_mixture_build_leaves_no_mixture_and_rerun_is_identical(mirror, t
     assert "already built with this config" in again.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="mixture/build.py does not remove the temp folder of a killed build (reported)")
 def test_killed_mixture_build_temp_folder_is_cleaned_by_the_rerun(mirror, tmp_path, kill_rng):
     env = subprocess_env(tmp_path / "cache")
     parent = tmp_path / "cut"

@@ -68,18 +68,22 @@ def _instructions(data: dict[str, Any]) -> tuple[str, ...]:
 
 def _choice_sets(examples: list[dict[str, Any]]) -> tuple[str, ...] | None:
     """The shared choice list if every example has ``target_scores`` with the same keys."""
-    if not examples or not all(isinstance(e.get("target_scores"), dict) for e in examples):
+    if not examples or not all(isinstance(e, dict) and isinstance(e.get("target_scores"), dict) for e in examples):
         return None
     first = tuple(examples[0]["target_scores"])
+    if not first:
+        return None
     keyset = set(first)
     if all(set(e["target_scores"]) == keyset for e in examples):
         return first
     return None
 
 
-def _best(scores: dict[str, Any]) -> str:
+def _best(scores: dict[str, Any], path: Path, i: int) -> str:
     best_key, best_val = None, None
     for key, val in scores.items():
+        if isinstance(val, bool) or not isinstance(val, (int, float)):
+            raise DataError(path, f"example {i}: target_scores[{key!r}] is not a number")
         if best_val is None or float(val) > best_val:
             best_key, best_val = key, float(val)
     return str(best_key)
@@ -94,11 +98,11 @@ def _examples(path: Path, name: str, raw: list[Any], labels: tuple[str, ...] | N
         fields: list[tuple[str, str]] = [("input", str(e["input"]))]
         scores = e.get("target_scores")
         if labels is not None:
-            out.append(Example(uid, tuple(fields), label=labels.index(_best(scores))))
+            out.append(Example(uid, tuple(fields), label=labels.index(_best(scores, path, i))))
             continue
         if isinstance(scores, dict) and scores:
             fields.append(("choices", "\n".join(str(k) for k in scores)))
-            out.append(Example(uid, tuple(fields), target=_best(scores)))
+            out.append(Example(uid, tuple(fields), target=_best(scores, path, i)))
             continue
         target = e.get("target")
         if isinstance(target, list):
@@ -115,6 +119,12 @@ def _load_leaf(name: str, relpath: str, root: Path) -> Task:
     if not isinstance(data, dict):
         raise DataError(path, "expected a JSON object")
     raw = data.get("examples") or []
+    if not isinstance(raw, list):
+        raise DataError(path, "'examples' must be a list")
+    keywords = data.get("keywords") or []
+    if not isinstance(keywords, list):
+        raise DataError(path, "'keywords' must be a list")
+    keywords = [str(k) for k in keywords]
     labels = _choice_sets(raw)
     examples = _examples(path, name, raw, labels)
     train, test = seeded_train_test(examples, name)
@@ -122,7 +132,7 @@ def _load_leaf(name: str, relpath: str, root: Path) -> Task:
         (k, str(data[k]))
         for k in ("preferred_score", "example_input_prefix", "example_output_prefix", "few_shot_example_separator")
         if k in data
-    ) + (("keywords", ", ".join(data.get("keywords") or [])),)
+    ) + (("keywords", ", ".join(keywords)),)
     return Task(
         name=name,
         source=FAMILY,
@@ -130,7 +140,7 @@ def _load_leaf(name: str, relpath: str, root: Path) -> Task:
         input_fields=("input", "choices") if any(len(e.fields) > 1 for e in examples) else ("input",),
         label_space=labels,
         splits=(train, test),
-        category=(data.get("keywords") or [None])[0],
+        category=(keywords or [None])[0],
         source_dataset=name.split("/")[1],
         license=LICENSE,
         provenance=(provenance_of(root, relpath, LICENSE),),

@@ -126,6 +126,14 @@ def load_task_file(path: str | Path, name: str | None = None) -> Task:
     for key in ("Definition", "Instances"):
         if key not in data:
             raise DataError(path, f"missing {key!r}")
+    if not isinstance(data["Instances"], list):
+        raise DataError(path, "'Instances' must be a list")
+    for key in ("Positive Examples",):
+        if data.get(key) is not None and not isinstance(data[key], list):
+            raise DataError(path, f"{key!r} must be a list")
+    for key in ("Input_language", "Output_language", "Instruction_language"):
+        if data.get(key) is not None and not isinstance(data[key], list):
+            raise DataError(path, f"{key!r} must be a list of languages")
     name = name or f"{FAMILY}/{path.stem}"
     definition = _first_str(data["Definition"]) or ""
     positives = [

@@ -11,6 +11,7 @@ same bytes.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -22,7 +23,7 @@ from typing import Any, Callable
 
 from ..config import to_dict
 from ..errors import TaskmixError
-from ..fileio import atomic_write_json
+from ..fileio import atomic_write_json, default_dir_mode
 from ..records import Task
 from ..training.data import PROMPTS_FILE
 from .config import MixtureConfig
@@ -96,7 +97,11 @@ def build_symbol_mixture(
     measure = LengthMeter(tokenizer, config.chars_per_token)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    # a build killed earlier left its temp folder: nothing in it is reused (builds are cheap to redo)
+    for stale in out_dir.parent.glob(f".{glob.escape(out_dir.name)}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    os.chmod(tmp, default_dir_mode())
     try:
         stats: dict[str, TaskStats] = {}
         digest = hashlib.sha256()

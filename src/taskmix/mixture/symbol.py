@@ -71,6 +71,7 @@ class TaskPlan:
     task: Task
     examples: tuple[Example, ...]
     by_label: tuple[tuple[int, ...], ...]  # label -> indices into examples
+    input_keys: tuple[tuple[str, ...], ...] = ()  # per example: its normalised input text
 
 
 def plan_task(task: Task, split: str) -> TaskPlan:
@@ -87,7 +88,10 @@ def plan_task(task: Task, split: str) -> TaskPlan:
         if not 0 <= e.label < len(by_label):
             raise TaskmixError(f"task {task.name!r}: example {e.uid} has label {e.label} outside the label space")
         by_label[e.label].append(i)
-    return TaskPlan(task, examples, tuple(tuple(ix) for ix in by_label))
+    from ..prompts.builder import input_key
+
+    keys = tuple(input_key(e) for e in examples)
+    return TaskPlan(task, examples, tuple(tuple(ix) for ix in by_label), keys)
 
 
 def _format(rng: random.Random, names: Sequence[str]):  # -> PromptFormat
@@ -121,10 +125,11 @@ def make_prompt(
         instruction = ""
     k = rng.randint(config.min_exemplars_per_class, config.max_exemplars_per_class)
     # never the query itself, nor another example with the same input text
-    query_key = input_key(query)
+    keys = plan.input_keys or tuple(input_key(e) for e in plan.examples)
+    query_key = keys[query_index]
     draws: list[list[int]] = []
     for indices in plan.by_label:
-        pool = [i for i in indices if i != query_index and input_key(plan.examples[i]) != query_key]
+        pool = [i for i in indices if i != query_index and keys[i] != query_key]
         draws.append(rng.sample(pool, min(k, len(pool))))
     if not any(draws):
         return None

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import TaskmixError
-from ..fileio import atomic_write_json
+from ..fileio import atomic_write_json, default_dir_mode
 from ..paths import models_cache_dir
 
 MARKER = "taskmix_model.json"
@@ -161,7 +161,7 @@ def prepare_model(alias: str, force: bool = False, quiet: bool = False) -> Path:
     digest = sha256_file(gguf)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{alias}.", suffix=".tmp", dir=final.parent))
-    os.chmod(tmp, 0o755)
+    os.chmod(tmp, default_dir_mode())
     try:
         _convert(gguf, tmp)
         import transformers

@@ -84,8 +84,12 @@ def prompts_path(data: str | Path) -> Path:
 def read_examples(data: str | Path) -> Iterator[TrainingExample]:
     """Stream the examples of a mixture folder or JSONL file; a bad line is a DataError."""
     path = prompts_path(data)
-    with path.open("r", encoding="utf-8") as f:
-        for i, line in enumerate(f, start=1):
+    with path.open("rb") as f:
+        for i, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DataError(path, "not UTF-8 text", i) from None
             if not line.strip():
                 continue
             try:
