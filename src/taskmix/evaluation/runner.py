@@ -5,7 +5,9 @@ the model, builds prompts with :mod:`taskmix.prompts.builder`, scores them with
 rank classification (classification) or exact-match generation (free-form), computes
 accuracies with intervals (:mod:`.stats`) and writes the run (:mod:`.results`).
 Rerunning the same evaluation into the same folder recomputes from the engine's on-disk
-cache, so an interrupted run resumes cheaply.
+cache, so an interrupted run resumes cheaply. Under ``accelerate launch``/``torchrun``
+with several processes the prompt chunks are shared out and gathered
+(:mod:`.distributed`); the main process writes the same run as one process would.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..records import Example, GenerateRequest, LoglikelihoodRequest, Prompt, Sc
 from ..seeding import derive_seed, rng_for
 from ..prompts.builder import SETTING_NAMES, PromptOptions, build_prompts, setting_applies
 from .config import EvalConfig
+from .distributed import barrier, init_world, my_prompt_count, score_sharded
 from .results import AVERAGE, RESULTS_FILE, EvalRun, Prediction, read_results, write_run
 from .scoring import candidate_scores, exact_match, normalize_answer, rank_classify
 from .stats import stratified_bootstrap_mean, wilson_interval
@@ -262,6 +265,7 @@ def run_eval(
     ``load_model`` and the catalogue / user-file loaders are used.
     """
     t0 = time.perf_counter()
+    world = init_world()
     if write:
         check_out_dir(config)
     if model is None:
@@ -282,16 +286,17 @@ def run_eval(
     prompt_sets = build_prompt_sets(work, config, count_tokens, budget)
     t_prompts = time.perf_counter()
 
-    total = sum(len(p) for _, _, p in prompt_sets)
+    total = my_prompt_count([len(p) for _, _, p in prompt_sets], CHUNK_PROMPTS, world)
     scores: list[Score] = []
     predictions: list[Prediction] = []
-    with _progress(total, config.progress, "eval") as bar:
-        for pt, setting, prompts in prompt_sets:
-            bar.set_postfix_str(f"{pt.task.name} {setting}", refresh=False)
-            preds = score_prompts(model, prompts, config, bar)
-            metric = "accuracy" if pt.task.is_classification else "exact_match"
-            scores.append(summarize(pt.task.name, setting, preds, metric))
-            predictions.extend(preds)
+    with _progress(total, config.progress and world.is_main, "eval") as bar:
+        # chunks of CHUNK_PROMPTS prompts, shared out over the processes (all of them with one)
+        per_set = score_sharded([p for _, _, p in prompt_sets], CHUNK_PROMPTS,
+                                lambda chunk: score_prompts(model, chunk, config, bar), world)
+    for (pt, setting, _), preds in zip(prompt_sets, per_set):
+        metric = "accuracy" if pt.task.is_classification else "exact_match"
+        scores.append(summarize(pt.task.name, setting, preds, metric))
+        predictions.extend(preds)
     t_infer = time.perf_counter()
     averages = average_scores(scores, predictions, config)
     dropped = sum(int(dict(s.extra)["dropped_exemplars"]) for s in scores)
@@ -315,6 +320,7 @@ def run_eval(
         ),
         notes=tuple(notes),
     )
-    if write:
+    if write and world.is_main:
         write_run(config.out, run, plots=config.plots)
+    barrier(world)  # the run folder exists when any process returns
     return run
