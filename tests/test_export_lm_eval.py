@@ -21,7 +21,7 @@ def test_export_bad_input_is_one_line(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_lm_eval_on_an_exported_task_matches_taskmix_eval(tmp_path, smollm2_dir):
-    lm_eval = pytest.importorskip("lm_eval")
+    pytest.importorskip("lm_eval")
     common = ["--tasks", "subj", "--settings", "noinstr_symbols", "--k", "1", "--max-examples", "12", "--seed", "5",
               "--model", str(smollm2_dir)]
     assert main(["export", "lm-eval", *common, "--out", str(tmp_path / "export")]) == 0

@@ -11,7 +11,6 @@ missing file from a configured mirror (verifying it) or tells the user to run
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import DataError, TaskmixError
+from ..fileio import sha256_file  # noqa: F401  (re-exported)
 from ..records import Provenance
 
 
@@ -128,13 +128,6 @@ def data_root() -> Path:
     """The verified data folder the catalogue reads (``taskmix.paths.data_cache_dir()``)."""
     return paths.data_cache_dir()
 
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def provenance(relpath: str) -> Provenance:

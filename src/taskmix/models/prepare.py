@@ -12,7 +12,6 @@ alias (prepared on first use), a local model folder, or a hub id (passed through
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import TaskmixError
-from ..fileio import atomic_write_json, default_dir_mode
+from ..fileio import atomic_write_json, default_dir_mode, sha256_file
 from ..paths import models_cache_dir
 
 MARKER = "taskmix_model.json"
@@ -86,14 +85,6 @@ KNOWN_MODELS: dict[str, KnownModel] = {
     ),
 }
 
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def prepared_dir(alias: str) -> Path:

@@ -14,7 +14,7 @@ import html
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from ..fileio import atomic_write_bytes, atomic_write_text
 from ..records import Score

@@ -8,7 +8,6 @@ overwritten by a different run; the same run resumes from its latest checkpoint.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from ..config import to_dict
 from ..errors import TaskmixError
 from ..fileio import atomic_write_json, atomic_write_text
+from ..fileio import sha256_file as file_sha256  # noqa: F401  (re-exported)
 from .config import RESUME_FREE_FIELDS, TrainConfig
 
 RUN_FILE = "run.json"
@@ -24,13 +24,6 @@ PLOT_FILE = "loss.png"
 MODEL_DIR = "model"
 ADAPTER_DIR = "adapter"
 
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def run_identity(model: str, data_sha256: str, config: TrainConfig) -> dict[str, Any]:
