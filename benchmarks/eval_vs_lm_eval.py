@@ -269,7 +269,7 @@ def write_result(args, argv, sets, times, cpu, values, ratios, peaks, flops, our
         "request_sets": f"SST-2, TREC, TweetEval emotion; {args.per_dataset} test queries each; "
         f"{(str(args.per_class) + ' exemplars per class') if args.per_class else (str(args.shots) + ' exemplars (random classes)')} per prompt (<= {args.max_words} words); Input:/Output: format; seed {args.seed}",
         "command": "python benchmarks/eval_vs_lm_eval.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, {platform.platform()}, torch {torch.__version__} (shared with other jobs)".replace("  ", " "),
+        "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores, {platform.platform()}, torch {torch.__version__}, load average {os.getloadavg()[0]:.1f} when written".replace("  ", " "),
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     atomic_write_json(args.out, result)

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         {
             "measurements": rows,
             "command": "python benchmarks/peak_flops.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}, torch {torch.__version__} (shared with other jobs)",
+            "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}, torch {torch.__version__}, load average {os.getloadavg()[0]:.1f} when written",
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
     )
