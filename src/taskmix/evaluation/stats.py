@@ -86,12 +86,5 @@ def paired_bootstrap_difference(
             pairs.append(np.asarray(b, dtype=float) - np.asarray(a, dtype=float))
     if not pairs:
         return 0.0, 0.0, 0.0
-    point = float(np.mean([d.mean() for d in pairs]))
-    rng = np.random.default_rng(seed)
-    reps = np.zeros(n_boot)
-    for d in pairs:
-        idx = rng.integers(0, len(d), size=(n_boot, len(d)))
-        reps += d[idx].mean(axis=1)
-    reps /= len(pairs)
-    lo, hi = _quantiles(reps)
-    return point, lo, hi
+    # the per-example differences, bootstrapped like any stratified mean
+    return stratified_bootstrap_mean(pairs, seed, n_boot)
