@@ -4,6 +4,7 @@ Examples::
 
     taskmix build symbol --config configs/symbol.yaml --out mixtures/symbol
     taskmix build symbol --out mixtures/small --cap 50 --tasks sst2 rte trec --seed 1
+    taskmix build symbol --select-for subj --k 5 --out mixtures/for-subj   # INSTA picks the tasks
 
 The mixture folder holds ``prompts.jsonl``, ``dataset/`` (Hugging Face ``save_to_disk``)
 and ``manifest.json`` (config, seed, counts, content hash).
@@ -28,6 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--tokenizer", help="model folder or alias that measures lengths")
     s.add_argument("--instruction-share", type=float, dest="instruction_share")
     s.add_argument("--seed", type=int)
+    s.add_argument("--select-for", dest="select_for", metavar="TARGET",
+                   help="keep only the --k tuning tasks whose instructions are closest to TARGET's (INSTA)")
+    s.add_argument("--k", type=int, default=5, help="with --select-for: how many tasks to keep (default 5)")
+    s.add_argument("--encoder", help="with --select-for: sentence-transformers folder (default all-MiniLM-L6-v2)")
     s.set_defaults(func=run_symbol)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -48,6 +53,16 @@ def run_symbol(args: argparse.Namespace) -> int:
             changes[key] = tuple(getattr(args, key))
     if changes:
         config = dataclasses.replace(config, **changes)
+    if args.select_for is not None:
+        from ..errors import TaskmixError
+        from ..selection.tuning_pool import select_tuning_tasks
+
+        if not args.select_for.strip():
+            raise TaskmixError("--select-for needs a task name, got an empty string")
+
+        chosen = select_tuning_tasks(config.all_tasks, args.k, target=args.select_for, encoder=args.encoder)
+        print("selected for " + args.select_for + ": " + ", ".join(f"{c.name} ({c.score:.3f})" for c in chosen))
+        config = dataclasses.replace(config, tasks=tuple(c.name for c in chosen), extra_tasks=())
 
     from ..mixture.build import build_symbol_mixture
 

@@ -34,21 +34,16 @@ class ExperimentResult:
 
 def _select(cfg: ExperimentConfig, d: Path) -> tuple[Any, ...]:
     from ..mixture.config import DEFAULT_TASKS
-    from ..selection import build_index, select_by_instruction, select_for_task
-    from ..selection.encoder import Encoder
-    from ..selection.tuning_pool import tuning_pool
+    from ..selection.tuning_pool import select_tuning_tasks
 
     sel = cfg.select
     assert sel is not None
     candidates = tuple(sel.candidates) or DEFAULT_TASKS
-    encoder = Encoder(sel.encoder or None)
-    pool = tuning_pool(candidates, with_templates=sel.with_templates)
-    index = build_index(pool, encoder)
-    if sel.instruction:
-        chosen = select_by_instruction(index, encoder, sel.instruction, min(sel.k, len(pool)), sel.aggregate)
-    else:
-        chosen = select_for_task(index, encoder, sel.target, min(sel.k, len(pool)), sel.aggregate,
-                                 exclude_same_source=sel.exclude_same_source)
+    chosen = select_tuning_tasks(
+        candidates, min(sel.k, len(candidates)), target=sel.target, instruction=sel.instruction,
+        aggregate=sel.aggregate, encoder=sel.encoder or None, with_templates=sel.with_templates,
+        exclude_same_source=sel.exclude_same_source,
+    )
     atomic_write_json(d / "selection.json", {"target": sel.target or sel.instruction, "tasks": [c.__dict__ for c in chosen]})
     return chosen
 

@@ -50,3 +50,35 @@ def tuning_pool(tasks: Sequence[str], root: Path | None = None, with_templates: 
                              entry.source_dataset, entry.example)
         entries.append(entry)
     return Pool("tuning", tuple(entries))
+
+
+def select_tuning_tasks(
+    candidates: Sequence[str],
+    k: int,
+    target: str = "",
+    instruction: str = "",
+    aggregate: str = "mean",
+    encoder: str | None = None,
+    with_templates: bool = True,
+    exclude_same_source: bool = True,
+    root: Path | None = None,
+) -> tuple:
+    """INSTA over the tuning pool: the ``k`` candidates closest to ``target``'s instructions
+    (or to a free-text ``instruction``); returns :class:`~taskmix.selection.rank.SelectedTask` records."""
+    from .encoder import Encoder
+    from .index import build_index
+    from .rank import check_instruction, select_by_instruction, select_for_task
+
+    if bool(target.strip()) == bool(instruction.strip()):
+        raise TaskmixError("select with exactly one of a target task and an instruction")
+    if k < 1:
+        raise TaskmixError(f"k must be at least 1, got {k}")
+    enc = Encoder(encoder or None)
+    pool = tuning_pool(candidates, root, with_templates=with_templates)
+    if k > len(pool):
+        raise TaskmixError(f"k {k} is larger than the {len(pool)} tasks of the tuning pool")
+    index = build_index(pool, enc)
+    if instruction:
+        check_instruction(instruction)
+        return select_by_instruction(index, enc, instruction, k, aggregate)
+    return select_for_task(index, enc, target, k, aggregate, exclude_same_source=exclude_same_source, root=root)
