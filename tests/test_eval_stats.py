@@ -50,3 +50,13 @@ def test_exact_match_trims_and_cuts_at_newline():
     assert exact_match(" [1, 2]\nInput: x", "[1, 2]")
     assert not exact_match("[1, 2, 3]", "[1, 2]")
     assert exact_match(" '10'", "'10'")
+
+
+def test_compare_legend_only_when_a_row_is_marked():
+    from taskmix.evaluation.compare import Difference, format_differences
+
+    flat = (Difference("subj", "flipped", 6, 0.5, 0.5, 0.0, 0.0, 0.0),)
+    assert "*" not in format_differences(flat, "a", "b")
+    up = (Difference("subj", "flipped", 6, 0.2, 0.8, 0.6, 0.3, 0.9),)
+    text = format_differences(up, "a", "b")
+    assert "[+30.0, +90.0] *" in text and "interval excludes 0" in text

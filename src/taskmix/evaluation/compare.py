@@ -81,5 +81,6 @@ def format_differences(rows: tuple[Difference, ...], name_a: str, name_b: str) -
             f"{r.task:<32} {r.setting:<16} {r.n:>5} {100 * r.acc_a:>6.1f} {100 * r.acc_b:>6.1f} "
             f"{100 * r.diff:>+8.1f} [{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}]{mark}"
         )
-    lines.append("* the 95% paired bootstrap interval excludes 0")
+    if any(r.ci_low > 0 or r.ci_high < 0 for r in rows):
+        lines.append("* the 95% paired bootstrap interval excludes 0")
     return "\n".join(lines) + "\n"
