@@ -4,9 +4,10 @@ When the environment names a world of several processes (``WORLD_SIZE`` > 1, wit
 ``RANK``, ``MASTER_ADDR``/``MASTER_PORT`` as the launchers set them), every process builds
 the same prompts (they are seeded), the prompts are cut into the same engine-sized chunks
 as in a single-process run, and chunk ``g`` (numbered over all tasks and settings) is
-scored by process ``g % world``. The predictions are gathered with
-``torch.distributed.all_gather_object`` over gloo and put back in order, so each process
-ends with exactly the single-process list; only the main process writes the run.
+scored by process ``g % world``. The evaluation scores one (task, setting) at a time; its
+predictions are gathered with ``torch.distributed.all_gather_object`` over gloo and put
+back in order, so each process ends with exactly the single-process list, and only the
+main process appends them to the run folder.
 
 Chunks, not single prompts, are shared out so that the engine receives exactly the
 batches it would receive in one process: its numbers do not depend on the world size.
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence, TypeVar
+from itertools import islice
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 from ..errors import TaskmixError
 
@@ -112,23 +114,53 @@ def barrier(world: World) -> None:
         dist.barrier(group=_gloo_group())
 
 
+def score_stream(
+    prompts: Iterable[P],
+    chunk_size: int,
+    score_chunk: Callable[[Sequence[P]], list[T]],
+    world: World,
+    first_chunk: int = 0,
+) -> Iterator[list[T]]:
+    """Score ``prompts`` (consumed lazily) in chunks of ``chunk_size`` shared out over the
+    world, yielding each chunk's results in prompt order (on every process).
+
+    Chunks are taken a window of ``world.size`` at a time, so each process scores one
+    chunk per window and only a window's prompts and results are held in memory.
+    ``first_chunk`` is the global number of the first chunk: an evaluation that calls
+    this once per prompt set shares the chunks out as if they were numbered over the run.
+    """
+    it = iter(prompts)
+    g = first_chunk
+    while True:
+        window = []
+        for _ in range(world.size):
+            chunk = list(islice(it, chunk_size))
+            if not chunk:
+                break
+            window.append(chunk)
+        if not window:
+            return
+        mine = {j: score_chunk(chunk) for j, chunk in enumerate(window) if (g + j) % world.size == world.rank}
+        yield from gather_ordered(mine, len(window), world)
+        g += len(window)
+
+
 def score_sharded(
     prompt_sets: Sequence[Sequence[P]],
     chunk_size: int,
     score_chunk: Callable[[Sequence[P]], list[T]],
     world: World,
+    first_chunk: int = 0,
 ) -> list[list[T]]:
-    """Score every prompt set in chunks of ``chunk_size``, sharing the chunks out over the
-    world; returns, per prompt set, the results in prompt order (on every process)."""
-    chunks = [
-        (i, start) for i, prompts in enumerate(prompt_sets) for start in range(0, len(prompts), chunk_size)
-    ]
-    mine = {g: score_chunk(prompt_sets[chunks[g][0]][chunks[g][1] : chunks[g][1] + chunk_size])
-            for g in my_chunks(len(chunks), world)}
-    ordered = gather_ordered(mine, len(chunks), world)
-    out: list[list[T]] = [[] for _ in prompt_sets]
-    for (i, _), results in zip(chunks, ordered):
-        out[i].extend(results)
+    """:func:`score_stream` over several prompt sets, chunks numbered across them;
+    returns, per prompt set, the results in prompt order (on every process)."""
+    out: list[list[T]] = []
+    for prompts in prompt_sets:
+        results: list[T] = []
+        for part in score_stream(prompts, chunk_size, score_chunk, world, first_chunk):
+            results.extend(part)
+        out.append(results)
+        first_chunk += -(-len(prompts) // chunk_size)
     return out
 
 

@@ -5,7 +5,9 @@ A run folder holds:
 * ``results.json`` -- config, model fingerprint, versions, timing, every :class:`Score`
   (per dataset x setting, and averages per setting), notes;
 * ``results.md`` -- the same as tables (accuracy % with 95% intervals);
-* ``predictions.jsonl`` -- one :class:`Prediction` per evaluated prompt;
+* ``predictions.jsonl`` -- one :class:`Prediction` per evaluated prompt (streamed to disk
+  while the evaluation runs, see :class:`PredictionWriter`; read back lazily by
+  :class:`StoredPredictions`, so neither side holds every prediction in memory);
 * ``accuracy_by_setting.png``, ``accuracy_by_dataset.png`` -- plots.
 
 Every file is written atomically; ``results.json`` is written last, so a folder with a
@@ -16,12 +18,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 from ..errors import TaskmixError
-from ..fileio import atomic_write_json, atomic_write_text
+from ..fileio import atomic_open, atomic_write_json, atomic_write_text
 from ..records import Score
 
 RESULTS_FILE = "results.json"
@@ -65,6 +69,92 @@ class Prediction:
         return cls(**data)
 
 
+def _prediction_line(p: Prediction) -> bytes:
+    return (json.dumps(p.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
+
+
+class StoredPredictions(Sequence):
+    """The predictions of a run folder, read from ``predictions.jsonl`` line by line each
+    time they are iterated: a run's predictions are never all in memory at once.
+
+    Indexing works (by reading up to the index), but iteration is the way to use it.
+    Compares equal to any sequence of the same predictions.
+    """
+
+    def __init__(self, path: str | Path, count: int | None = None):
+        self.path = Path(path)
+        self._count = count
+
+    def __iter__(self) -> Iterator[Prediction]:
+        if not self.path.is_file():
+            return
+        with open(self.path, encoding="utf-8") as f:
+            for i, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield Prediction.from_json(json.loads(line))
+                except (json.JSONDecodeError, TypeError, ValueError, AttributeError) as e:
+                    raise TaskmixError(f"{self.path}:{i}: malformed prediction ({e})") from None
+
+    def __len__(self) -> int:
+        if self._count is None:
+            self._count = sum(1 for _ in self)
+        return self._count
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return list(self)[index]
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(index)
+        for i, p in enumerate(self):
+            if i == index:
+                return p
+        raise IndexError(index)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    def __repr__(self) -> str:
+        return f"StoredPredictions({str(self.path)!r})"
+
+
+class PredictionWriter:
+    """Appends predictions to a run folder's ``predictions.jsonl`` as they are made.
+
+    The file is written through a temp file that becomes ``predictions.jsonl`` only on
+    :meth:`commit` (an interrupted evaluation leaves the previous file, if any, as it
+    was). Use as a context manager; leaving it with an exception discards the temp file.
+    """
+
+    def __init__(self, out: str | Path):
+        self.path = Path(out) / PREDICTIONS_FILE
+        self.count = 0
+        self._stack = ExitStack()
+        self._file: Any = None
+
+    def __enter__(self) -> "PredictionWriter":
+        self._file = self._stack.enter_context(atomic_open(self.path))
+        return self
+
+    def add(self, predictions: Iterable[Prediction]) -> None:
+        for p in predictions:
+            self._file.write(_prediction_line(p))
+            self.count += 1
+
+    def __exit__(self, *exc: Any) -> bool:
+        return self._stack.__exit__(*exc)
+
+    def stored(self) -> StoredPredictions:
+        """The written predictions (valid once the ``with`` block has ended)."""
+        return StoredPredictions(self.path, self.count)
+
+
 @dataclass(frozen=True)
 class EvalRun:
     """A finished evaluation: everything written to the run folder.
@@ -79,7 +169,7 @@ class EvalRun:
     fingerprint: str
     scores: tuple[Score, ...]
     averages: tuple[Score, ...]
-    predictions: tuple[Prediction, ...]
+    predictions: Sequence[Prediction]  # a tuple, or StoredPredictions read from disk lazily
     versions: tuple[tuple[str, str], ...] = ()
     timing: tuple[tuple[str, float], ...] = ()
     notes: tuple[str, ...] = ()
@@ -122,8 +212,11 @@ def write_run(out: str | Path, run: EvalRun, plots: bool = True) -> Path:
     """Write all files of ``run`` into ``out`` (atomically, results.json last)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    lines = "".join(json.dumps(p.to_json(), ensure_ascii=False) + "\n" for p in run.predictions)
-    atomic_write_text(out / PREDICTIONS_FILE, lines)
+    stored = isinstance(run.predictions, StoredPredictions) and run.predictions.path.resolve() == (out / PREDICTIONS_FILE).resolve()
+    if not stored:  # already streamed there by the evaluation otherwise
+        with atomic_open(out / PREDICTIONS_FILE) as f:
+            for p in run.predictions:
+                f.write(_prediction_line(p))
     atomic_write_text(out / MARKDOWN_FILE, markdown_report(run))
     if plots:
         from .plots import write_plots
@@ -148,18 +241,11 @@ def read_results(folder: str | Path) -> dict[str, Any]:
 
 
 def read_run(folder: str | Path) -> EvalRun:
-    """Read a run folder back into an :class:`EvalRun` (predictions included)."""
+    """Read a run folder back into an :class:`EvalRun`; its predictions are read from disk
+    as they are iterated (:class:`StoredPredictions`), and checked here once."""
     data = read_results(folder)
-    pred_path = Path(folder) / PREDICTIONS_FILE
-    predictions = []
-    if pred_path.is_file():
-        for i, line in enumerate(pred_path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                predictions.append(Prediction.from_json(json.loads(line)))
-            except (json.JSONDecodeError, TypeError) as e:
-                raise TaskmixError(f"{pred_path}:{i}: malformed prediction ({e})") from None
+    predictions = StoredPredictions(Path(folder) / PREDICTIONS_FILE)
+    len(predictions)  # parses every line once: a malformed file fails here, in one line
     return EvalRun(
         run_key=data["run_key"],
         config=data["config"],
@@ -167,7 +253,7 @@ def read_run(folder: str | Path) -> EvalRun:
         fingerprint=data["fingerprint"],
         scores=tuple(score_from_json(s) for s in data["scores"]),
         averages=tuple(score_from_json(s) for s in data["averages"]),
-        predictions=tuple(predictions),
+        predictions=predictions,
         versions=tuple(data.get("versions", {}).items()),
         timing=tuple(data.get("timing", {}).items()),
         notes=tuple(data.get("notes", [])),

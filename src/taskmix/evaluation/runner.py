@@ -4,6 +4,12 @@
 the model, builds prompts with :mod:`taskmix.prompts.builder`, scores them with
 rank classification (classification) or exact-match generation (free-form), computes
 accuracies with intervals (:mod:`.stats`) and writes the run (:mod:`.results`).
+
+The evaluation streams: the tasks are loaded first (their examples are needed for the
+exemplars), then one (task, setting) at a time its prompts are built, scored and their
+predictions appended to ``predictions.jsonl`` on disk; only per-prompt outcomes (one
+float each) stay in memory for the averages. Memory therefore does not grow with the
+number of prompts x their length, which is what makes an evaluation large.
 Rerunning the same evaluation into the same folder recomputes from the engine's on-disk
 cache, so an interrupted run resumes cheaply. Under ``accelerate launch``/``torchrun``
 with several processes the prompt chunks are shared out and gathered
@@ -16,16 +22,18 @@ import inspect
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..config import to_dict
 from ..errors import TaskmixError
+from contextlib import ExitStack
+
 from ..records import Example, GenerateRequest, LoglikelihoodRequest, Prompt, Score, Task
 from ..seeding import derive_seed, rng_for
-from ..prompts.builder import SETTING_NAMES, PromptOptions, build_prompts, setting_applies
+from ..prompts.builder import SETTING_NAMES, PromptOptions, iter_prompts, setting_applies
 from .config import EvalConfig
-from .distributed import barrier, init_world, my_prompt_count, score_sharded
-from .results import AVERAGE, RESULTS_FILE, EvalRun, Prediction, read_results, write_run
+from .distributed import barrier, init_world, my_prompt_count, score_stream
+from .results import AVERAGE, RESULTS_FILE, EvalRun, Prediction, PredictionWriter, read_results, write_run
 from .scoring import candidate_scores, exact_match, normalize_answer, rank_classify
 from .stats import stratified_bootstrap_mean, wilson_interval
 from .suites import SuiteTask, load_task_spec, suite_tasks
@@ -146,22 +154,50 @@ def context_budget(model: Any, config: EvalConfig) -> int | None:
     return DEFAULT_CONTEXT
 
 
+def iter_prompt_set(
+    pt: PlannedTask,
+    examples: Sequence[Example],
+    setting: str,
+    config: EvalConfig,
+    count_tokens: Callable[[str], int] | None,
+    budget: int | None,
+) -> Iterator[Prompt]:
+    """One (task, setting)'s prompts, exactly as the evaluation scores them, made lazily."""
+    free = not pt.task.is_classification
+    limit = budget - config.max_new_tokens if (free and budget) else budget
+    options = replace(pt.options, max_tokens=limit if count_tokens else None)
+    return iter_prompts(pt.task, tuple(examples), setting, options, config.seed, count_tokens)
+
+
 def build_prompt_sets(
     work: Sequence[tuple[PlannedTask, tuple[Example, ...]]],
     config: EvalConfig,
     count_tokens: Callable[[str], int] | None,
     budget: int | None,
 ) -> list[tuple[PlannedTask, str, tuple[Prompt, ...]]]:
-    """Every (task, setting)'s prompts, exactly as the evaluation scores them."""
-    prompt_sets: list[tuple[PlannedTask, str, tuple[Prompt, ...]]] = []
-    for pt, examples in work:
-        free = not pt.task.is_classification
-        limit = budget - config.max_new_tokens if (free and budget) else budget
-        options = replace(pt.options, max_tokens=limit if count_tokens else None)
-        for setting in pt.settings:
-            prompts = build_prompts(pt.task, examples, setting, options, config.seed, count_tokens)
-            prompt_sets.append((pt, setting, prompts))
-    return prompt_sets
+    """Every (task, setting)'s prompts at once (for exports; the evaluation streams them)."""
+    return [(pt, setting, tuple(iter_prompt_set(pt, examples, setting, config, count_tokens, budget)))
+            for pt, examples in work for setting in pt.settings]
+
+
+class _Stopwatch:
+    """Adds up the time spent inside the iterables it wraps (prompt building, here)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def timed(self, items: Iterable[Any]) -> Iterator[Any]:
+        it = iter(items)
+        while True:
+            t0 = time.perf_counter()
+            item = next(it, _END)
+            self.seconds += time.perf_counter() - t0
+            if item is _END:
+                return
+            yield item
+
+
+_END = object()
 
 
 def _progress(total: int, enabled: bool, desc: str):
@@ -206,28 +242,31 @@ def _prediction(p: Prompt, correct: bool, **kw: Any) -> Prediction:
     )
 
 
-def summarize(task: str, setting: str, preds: Sequence[Prediction], metric: str) -> Score:
-    """Accuracy with a Wilson 95% interval, plus dropped-exemplar counts."""
-    n = len(preds)
-    correct = sum(p.correct for p in preds)
-    lo, hi = wilson_interval(correct, n)
-    dropped = sum(p.dropped_exemplars for p in preds)
+def summarize(task: str, setting: str, correct: Sequence[float], dropped: Sequence[int], metric: str) -> Score:
+    """Accuracy with a Wilson 95% interval, plus dropped-exemplar counts; ``correct`` and
+    ``dropped`` hold, per prompt, 1.0/0.0 and the number of exemplars dropped."""
+    n = len(correct)
+    hits = int(sum(correct))
+    lo, hi = wilson_interval(hits, n)
     extra = (
         ("metric", metric),
         ("interval", "wilson"),
-        ("dropped_exemplars", str(dropped)),
-        ("prompts_with_dropped", str(sum(1 for p in preds if p.dropped_exemplars))),
+        ("dropped_exemplars", str(sum(dropped))),
+        ("prompts_with_dropped", str(sum(1 for d in dropped if d))),
     )
-    return Score(task, setting, n, correct, correct / n if n else 0.0, lo, hi, extra)
+    return Score(task, setting, n, hits, hits / n if n else 0.0, lo, hi, extra)
 
 
-def average_scores(scores: Sequence[Score], preds: Sequence[Prediction], config: EvalConfig) -> tuple[Score, ...]:
-    """Per setting: unweighted mean over datasets with a stratified bootstrap interval."""
+def average_scores(
+    scores: Sequence[Score], outcomes: dict[tuple[str, str], list[float]], config: EvalConfig
+) -> tuple[Score, ...]:
+    """Per setting: unweighted mean over datasets with a stratified bootstrap interval;
+    ``outcomes[(task, setting)]`` holds 1.0/0.0 per evaluated prompt."""
     out = []
     settings = list(dict.fromkeys(s.setting for s in scores))
     for setting in settings:
         tasks = [s.task for s in scores if s.setting == setting]
-        groups = [[float(p.correct) for p in preds if p.task == t and p.setting == setting] for t in tasks]
+        groups = [outcomes[(t, setting)] for t in tasks]
         mean, lo, hi = stratified_bootstrap_mean(
             groups, seed=derive_seed(config.seed, "bootstrap", setting) % 2**32, n_boot=config.bootstrap_samples
         )
@@ -283,22 +322,43 @@ def run_eval(
         for s in pt.skipped:
             notes.append(f"{pt.task.name}: setting {s} does not apply (skipped)")
 
-    prompt_sets = build_prompt_sets(work, config, count_tokens, budget)
-    t_prompts = time.perf_counter()
-
-    total = my_prompt_count([len(p) for _, _, p in prompt_sets], CHUNK_PROMPTS, world)
+    sizes = [len(examples) for pt, examples in work for _ in pt.settings]  # one prompt per example
+    total = my_prompt_count(sizes, CHUNK_PROMPTS, world)
     scores: list[Score] = []
-    predictions: list[Prediction] = []
-    with _progress(total, config.progress and world.is_main, "eval") as bar:
-        # chunks of CHUNK_PROMPTS prompts, shared out over the processes (all of them with one)
-        per_set = score_sharded([p for _, _, p in prompt_sets], CHUNK_PROMPTS,
-                                lambda chunk: score_prompts(model, chunk, config, bar), world)
-    for (pt, setting, _), preds in zip(prompt_sets, per_set):
-        metric = "accuracy" if pt.task.is_classification else "exact_match"
-        scores.append(summarize(pt.task.name, setting, preds, metric))
-        predictions.extend(preds)
+    outcomes: dict[tuple[str, str], list[float]] = {}
+    kept: list[Prediction] = []  # only when there is no run folder to stream into
+    timer = _Stopwatch()
+    first_chunk = 0  # chunks are numbered over the whole run, as in one process
+    with ExitStack() as stack:
+        writer = stack.enter_context(PredictionWriter(config.out)) if write and world.is_main else None
+        bar = stack.enter_context(_progress(total, config.progress and world.is_main, "eval"))
+        for pt, examples in work:
+            for setting in pt.settings:
+                prompts = timer.timed(iter_prompt_set(pt, examples, setting, config, count_tokens, budget))
+                correct: list[float] = []
+                dropped: list[int] = []
+                for preds in score_stream(prompts, CHUNK_PROMPTS, lambda c: score_prompts(model, c, config, bar),
+                                          world, first_chunk):
+                    correct.extend(float(p.correct) for p in preds)
+                    dropped.extend(p.dropped_exemplars for p in preds)
+                    if writer is not None:
+                        writer.add(preds)
+                    elif not write:
+                        kept.extend(preds)
+                first_chunk += -(-len(correct) // CHUNK_PROMPTS)
+                metric = "accuracy" if pt.task.is_classification else "exact_match"
+                scores.append(summarize(pt.task.name, setting, correct, dropped, metric))
+                outcomes[(pt.task.name, setting)] = correct
     t_infer = time.perf_counter()
-    averages = average_scores(scores, predictions, config)
+    if writer is not None:
+        predictions: Sequence[Prediction] = writer.stored()
+    elif write:  # another process of the world: the main one writes them
+        from .results import PREDICTIONS_FILE, StoredPredictions
+
+        predictions = StoredPredictions(Path(config.out) / PREDICTIONS_FILE, sum(sizes))
+    else:
+        predictions = tuple(kept)
+    averages = average_scores(scores, outcomes, config)
     dropped = sum(int(dict(s.extra)["dropped_exemplars"]) for s in scores)
     if dropped:
         notes.append(f"{dropped} exemplars were dropped to fit the context of {budget} tokens (see per-dataset notes)")
@@ -309,13 +369,13 @@ def run_eval(
         fingerprint=str(getattr(model, "fingerprint", "unknown")),
         scores=tuple(scores),
         averages=averages,
-        predictions=tuple(predictions),
+        predictions=predictions,
         versions=_versions(),
         timing=(
             ("load_tasks", t_tasks - t0),
             ("load_model", t_model - t_tasks),
-            ("build_prompts", t_prompts - t_model),
-            ("inference", t_infer - t_prompts),
+            ("build_prompts", timer.seconds),
+            ("inference", t_infer - t_model - timer.seconds),
             ("total", time.perf_counter() - t0),
         ),
         notes=tuple(notes),

@@ -33,6 +33,9 @@ def wilson_interval(correct: int, n: int, z: float = Z95) -> tuple[float, float]
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+BOOTSTRAP_BLOCK = 1 << 16  # resampled indices drawn at once (512 KiB of int64)
+
+
 def _quantiles(values, alpha: float = 0.05) -> tuple[float, float]:
     import numpy as np
 
@@ -46,7 +49,9 @@ def stratified_bootstrap_mean(
     """``(mean, low, high)`` for the unweighted mean over groups of per-group means.
 
     Each replicate resamples every group's values with replacement (groups stay fixed).
-    Empty groups are ignored.
+    Empty groups are ignored. Replicates are drawn in blocks of at most
+    ``BOOTSTRAP_BLOCK`` indices (the same random numbers as one draw), so memory stays
+    bounded however large a group is.
     """
     import numpy as np
 
@@ -57,8 +62,11 @@ def stratified_bootstrap_mean(
     rng = np.random.default_rng(seed)
     reps = np.zeros(n_boot)
     for a in arrays:
-        idx = rng.integers(0, len(a), size=(n_boot, len(a)))
-        reps += a[idx].mean(axis=1)
+        rows = max(1, BOOTSTRAP_BLOCK // len(a))
+        for start in range(0, n_boot, rows):
+            stop = min(n_boot, start + rows)
+            idx = rng.integers(0, len(a), size=(stop - start, len(a)))
+            reps[start:stop] += a[idx].mean(axis=1)
     reps /= len(arrays)
     lo, hi = _quantiles(reps)
     return point, lo, hi

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from ..errors import TaskmixError
 from ..records import Example, Prompt, Task
@@ -309,6 +309,29 @@ def build_prompt(
     return _render(task, example, s, demos, options, seed, count_tokens, shared=False)
 
 
+def iter_prompts(
+    task: Task,
+    examples: Sequence[Example],
+    setting: str | Setting,
+    options: PromptOptions = PromptOptions(),
+    seed: int = 0,
+    count_tokens: Callable[[str], int] | None = None,
+) -> Iterator[Prompt]:
+    """The prompts of :func:`build_prompts`, made one at a time as they are consumed."""
+    s = get_setting(setting) if isinstance(setting, str) else setting
+    if not setting_applies(task, s):
+        raise TaskmixError(f"setting {s.name!r} does not apply to task {task.name!r}")
+    pool = ExemplarPool(task, options.demo_split, options.k)
+    if not options.shared_demos:
+        for ex in examples:
+            yield build_prompt(task, ex, s, options, seed, count_tokens, pool)
+        return
+    parts = (seed, task.name, "shared-demos")
+    demos = _draw_demos(task, pool, s, options, parts, _exclusions(examples))
+    for ex in examples:
+        yield _render(task, ex, s, demos, options, seed, count_tokens, shared=True)
+
+
 def build_prompts(
     task: Task,
     examples: Sequence[Example],
@@ -322,14 +345,7 @@ def build_prompts(
     Fresh exemplars per query by default; with ``options.shared_demos`` one demonstration
     block, drawn once per ``(task, setting, seed)`` and excluding every evaluated input,
     is reused (``Prompt.prefix``). If a query does not fit the budget with the shared
-    block, exemplars are dropped for that query only.
+    block, exemplars are dropped for that query only. :func:`iter_prompts` makes the same
+    prompts lazily.
     """
-    s = get_setting(setting) if isinstance(setting, str) else setting
-    if not setting_applies(task, s):
-        raise TaskmixError(f"setting {s.name!r} does not apply to task {task.name!r}")
-    pool = ExemplarPool(task, options.demo_split, options.k)
-    if not options.shared_demos:
-        return tuple(build_prompt(task, ex, s, options, seed, count_tokens, pool) for ex in examples)
-    parts = (seed, task.name, "shared-demos")
-    demos = _draw_demos(task, pool, s, options, parts, _exclusions(examples))
-    return tuple(_render(task, ex, s, demos, options, seed, count_tokens, shared=True) for ex in examples)
+    return tuple(iter_prompts(task, examples, setting, options, seed, count_tokens))
