@@ -322,3 +322,50 @@ def test_fetch_refuses_a_mirror_file_whose_checksum_differs_and_keeps_the_cache(
         fetch(cache=cache, mirror=mirror, manifest=manifest, progress=False)
     assert not (cache / "github/o/r/a.txt").exists()
     assert (cache / "github/o/r/sub/b.json").read_bytes() == files["github/o/r/sub/b.json"]
+
+
+# ---------------------------------------------------------------------------- template resource limits
+
+RESOURCE_BOMBS = [
+    "{{ 'a' * 10**10 }}",
+    "{{ text * 10**9 }}",
+    "{{ [1] * 10**8 }}",
+    "{{ 7 ** (10 ** 8) }}",
+    "{{ text | center(10**10) }}",
+    "{{ text | indent(10**10) }}",
+    "{{ text | wordwrap(10**10) }}",
+    "{{ '%099999999d' % 1 }}",
+    "{{ '%099999999d' | format(1) }}",
+    "{{ '{:>99999999}'.format(1) }}",
+    "{{ '{0:{1}}'.format(1, 10**9) }}",
+    "{{ text.ljust(10**9) }}",
+    "{{ text.rjust(width=10**9) }}",
+    "{{ text.zfill(10**9) }}",
+    "{% for i in range(99999) %}{{ 'x' * 999999 }}{% endfor %}",
+]
+
+
+@pytest.mark.parametrize("source", RESOURCE_BOMBS)
+def test_templates_cannot_build_huge_values(source):
+    import time
+
+    from taskmix.loaders.jinja_sandbox import MAX_STRING, render
+
+    t0 = time.perf_counter()
+    with pytest.raises(TaskmixError, match=f"limit of {MAX_STRING:,} characters") as e:
+        render(source, {"text": "hello"}, where="templates.yaml:x")
+    assert "\n" not in str(e.value) and "sandbox" in str(e.value)
+    assert time.perf_counter() - t0 < 2  # refused before the value is built
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("{{ text * 3 }}", "hellohellohello"), ("{{ 2 ** 10 }}", "1024"), ("{{ '%05d' % 3 }}", "00003"),
+    ("{{ 7 % 3 }}", "1"), ("{{ '{:>7}'.format(text) }}", "  hello"), ("{{ text | center(9) }}", "  hello  "),
+    ("{{ 'Answer: %s' | format(text) }}", "Answer: hello"), ("{{ text.ljust(7) }}|", "hello  |"),
+    ("{{ 'id 12345678: %s' % text }}", "id 12345678: hello"),
+    ("{% for i in range(3) %}{{ i }},{% endfor %}", "0,1,2,"),
+])
+def test_bounded_sandbox_still_renders_ordinary_templates(source, expected):
+    from taskmix.loaders.jinja_sandbox import render
+
+    assert render(source, {"text": "hello"}) == expected
