@@ -6,6 +6,9 @@ The experiment itself is run with taskmix's own commands (the JSON records them)
     taskmix eval --model smollm2-135m --suite algorithmic --max-examples 30 --out runs/st-base-alg
     taskmix eval --model runs/symbol-tuning/train/run/model --suite algorithmic --max-examples 30 \\
         --out runs/st-tuned-alg
+    # the same symbol-eval with fresh exemplars per query (the paper's protocol), both models
+    taskmix eval --model smollm2-135m --suite symbol-eval --settings all --k 4 --max-examples 30 \\
+        --dtype bfloat16 --out runs/st-base-fresh          # and --model runs/.../model --out runs/st-tuned-fresh
 
 This script reads the four evaluation folders and the training run, and writes, per model,
 ``base`` and ``tuned`` accuracies (instr_labels, noinstr_labels, instr_symbols,
@@ -16,6 +19,7 @@ compute budget and the commands::
     .venv/bin/python benchmarks/symbol_tuning.py --model smollm2-135m \\
         --base runs/symbol-tuning/eval-base/results --tuned runs/symbol-tuning/eval-tuned/results \\
         --base-algorithmic runs/st-base-alg --tuned-algorithmic runs/st-tuned-alg \\
+        --base-fresh runs/st-base-fresh --tuned-fresh runs/st-tuned-fresh \\
         --train-run runs/symbol-tuning/train/run --config configs/symbol_tuning.yaml
 """
 
@@ -55,6 +59,46 @@ def algorithmic_groups(run: EvalRun) -> dict[str, dict[str, list[tuple[str, floa
             if p.task.startswith(prefix):
                 out[name].setdefault(p.task, []).append((p.example_uid, float(p.correct)))
     return out
+
+
+def diagnostics(run: EvalRun) -> dict[str, dict[str, float]]:
+    """Per setting, averaged over datasets: balanced accuracy (mean per-class recall) and
+    the share of the most frequent prediction. A model that answers one label for every
+    query scores the majority (or minority) share in accuracy but 1/classes in balanced
+    accuracy, and its top-prediction share is 1.0."""
+    preds: dict[tuple[str, str], list[tuple[int | None, int | None]]] = {}
+    for p in run.predictions:
+        if p.setting in SETTINGS:
+            preds.setdefault((p.task, p.setting), []).append((p.answer, p.prediction))
+    per_setting: dict[str, dict[str, list[float]]] = {}
+    for (task, setting), rows in preds.items():
+        classes = sorted({a for a, _ in rows if a is not None})
+        recalls = [sum(1 for a, b in rows if a == c and b == c) / sum(1 for a, _ in rows if a == c) for c in classes]
+        counts: dict[int | None, int] = {}
+        for _, b in rows:
+            counts[b] = counts.get(b, 0) + 1
+        bucket = per_setting.setdefault(setting, {"balanced_accuracy": [], "top_prediction_share": []})
+        bucket["balanced_accuracy"].append(sum(recalls) / len(recalls))
+        bucket["top_prediction_share"].append(max(counts.values()) / len(rows))
+    return {s: {k: round(sum(v) / len(v), 4) for k, v in d.items()} for s, d in per_setting.items()}
+
+
+def protocol_block(base: EvalRun, tuned: EvalRun) -> dict:
+    """base/tuned accuracy, intervals and paired differences of one symbol-eval protocol."""
+    b, t = setting_scores(base), setting_scores(tuned)
+    diffs = {r.setting: (r.diff, r.ci_low, r.ci_high) for r in compare_runs(base, tuned) if r.task == AVERAGE}
+    keys = [k for k in SETTINGS if k in b and k in t]
+    return {
+        "protocol": ("one shared demonstration block per (dataset, setting)" if base.config.get("shared_demos")
+                     else "fresh exemplars per query"),
+        "examples_per_dataset": base.config.get("max_examples"),
+        "dtype": base.config.get("dtype"),
+        "base": {k: round(b[k][0], 4) for k in keys},
+        "tuned": {k: round(t[k][0], 4) for k in keys},
+        "tuned_minus_base_pp": {k: round(100 * diffs[k][0], 1) for k in keys},
+        "tuned_minus_base_ci95_pp": {k: [round(100 * diffs[k][1], 1), round(100 * diffs[k][2], 1)] for k in keys},
+        "diagnostics": {"base": diagnostics(base), "tuned": diagnostics(tuned)},
+    }
 
 
 def family_scores(run: EvalRun) -> dict[str, tuple[float, float, float]]:
@@ -114,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tuned", required=True, help="symbol-eval run folder of the tuned model")
     ap.add_argument("--base-algorithmic", required=True)
     ap.add_argument("--tuned-algorithmic", required=True)
+    ap.add_argument("--base-fresh", help="a second symbol-eval run of the base model with fresh exemplars per query")
+    ap.add_argument("--tuned-fresh", help="the same for the tuned model")
     ap.add_argument("--train-run", required=True, help="the training run folder (run.json, loss.jsonl)")
     ap.add_argument("--config", required=True, help="the experiment YAML that was run")
     ap.add_argument("--out", default=str(RESULT))
@@ -122,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         base, tuned = read_run(args.base), read_run(args.tuned)
         base_alg, tuned_alg = read_run(args.base_algorithmic), read_run(args.tuned_algorithmic)
         budget = train_budget(Path(args.train_run))
+        fresh = (read_run(args.base_fresh), read_run(args.tuned_fresh)) if args.base_fresh and args.tuned_fresh else None
     except (TaskmixError, OSError, KeyError, ValueError) as e:
         print(f"symbol_tuning.py: {e}", file=sys.stderr)
         return 2
@@ -144,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
                    "bootstrap over the same examples; algorithmic: mean over subtasks, same bootstraps",
         },
         "tuned_minus_base_pp": pp,
+        "diagnostics": {"base": diagnostics(base), "tuned": diagnostics(tuned)},
         "goals": {
             "symbol_settings_mean_gain_pp": symbol_gain, "symbol_goal_met (>= +5)": symbol_gain >= 5,
             "flipped_gain_pp": pp["flipped"], "flipped_goal_met (>= +10)": pp["flipped"] >= 10,
@@ -163,9 +211,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{base_alg.config.get('max_examples')} --out {args.base_algorithmic}",
             f"taskmix eval --model {tuned_alg.model} --suite algorithmic --max-examples "
             f"{tuned_alg.config.get('max_examples')} --out {args.tuned_algorithmic}",
+            *([f"taskmix eval --model {r.model} --suite symbol-eval --settings all --k {r.config.get('k')} "
+               f"--max-examples {r.config.get('max_examples')} --dtype {r.config.get('dtype')} --out {folder}"
+               for r, folder in zip(fresh, (args.base_fresh, args.tuned_fresh))] if fresh else []),
             "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         ],
         "fingerprints": {"base": base.fingerprint, "tuned": tuned.fingerprint},
+        **({"fresh_exemplars": protocol_block(*fresh)} if fresh else {}),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     out = Path(args.out)

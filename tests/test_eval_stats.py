@@ -60,3 +60,24 @@ def test_compare_legend_only_when_a_row_is_marked():
     up = (Difference("subj", "flipped", 6, 0.2, 0.8, 0.6, 0.3, 0.9),)
     text = format_differences(up, "a", "b")
     assert "[+30.0, +90.0] *" in text and "interval excludes 0" in text
+
+
+def test_wilson_interval_always_contains_the_observed_proportion():
+    # rounding used to leave the lower bound a hair above 0 at 0/n, which made the plots'
+    # error bars negative and crashed an evaluation after its predictions were written
+    for n in range(1, 200):
+        for correct in (0, 1, n - 1, n):
+            if 0 <= correct <= n:
+                lo, hi = wilson_interval(correct, n)
+                assert 0.0 <= lo <= correct / n <= hi <= 1.0
+
+
+def test_plots_survive_intervals_that_miss_the_point_estimate(tmp_path):
+    from taskmix.evaluation.plots import write_plots
+    from taskmix.evaluation.results import EvalRun
+    from taskmix.records import Score
+
+    score = Score("t", "instr_labels", 30, 0, 0.0, 1e-17, 0.11, ())
+    avg = Score("average", "instr_labels", 30, 0, 0.2, 0.2000001, 0.3, ())
+    run = EvalRun("k", {}, "m", "f", (score,), (avg,), ())
+    assert len(write_plots(tmp_path, run)) == 2

@@ -33,7 +33,8 @@ def write_plots(out: str | Path, run: EvalRun) -> list[Path]:
         fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(run.averages)), 3.5))
         xs = range(len(run.averages))
         acc = [100 * s.accuracy for s in run.averages]
-        err = [[100 * (s.accuracy - s.ci_low) for s in run.averages], [100 * (s.ci_high - s.accuracy) for s in run.averages]]
+        err = [[100 * max(0.0, s.accuracy - s.ci_low) for s in run.averages],
+               [100 * max(0.0, s.ci_high - s.accuracy) for s in run.averages]]
         ax.bar(xs, acc, yerr=err, capsize=4, color="#4C72B0")
         ax.set_xticks(list(xs), [s.setting for s in run.averages], rotation=20, ha="right")
         ax.set_ylabel("accuracy (%)")
@@ -54,8 +55,8 @@ def write_plots(out: str | Path, run: EvalRun) -> list[Path]:
                     continue
                 xs.append(i + (j - (len(settings) - 1) / 2) * width)
                 acc.append(100 * s.accuracy)
-                lo.append(100 * (s.accuracy - s.ci_low))
-                hi.append(100 * (s.ci_high - s.accuracy))
+                lo.append(100 * max(0.0, s.accuracy - s.ci_low))
+                hi.append(100 * max(0.0, s.ci_high - s.accuracy))
             ax.bar(xs, acc, width=width, yerr=[lo, hi], capsize=2, label=setting)
         ax.set_xticks(list(range(len(tasks))), tasks, rotation=30, ha="right")
         ax.set_ylabel("accuracy (%)")

@@ -221,7 +221,12 @@ def write_run(out: str | Path, run: EvalRun, plots: bool = True) -> Path:
     if plots:
         from .plots import write_plots
 
-        write_plots(out, run)
+        try:
+            write_plots(out, run)
+        except Exception as e:  # a plot is never worth losing the results over
+            import sys
+
+            print(f"taskmix: warning: plots not written ({type(e).__name__}: {e})", file=sys.stderr)
     atomic_write_json(out / RESULTS_FILE, results_json(run))
     return out
 

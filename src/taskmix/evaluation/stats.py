@@ -30,7 +30,8 @@ def wilson_interval(correct: int, n: int, z: float = Z95) -> tuple[float, float]
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # clamp: rounding can put a bound a hair past p at p = 0 or 1
+    return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
 BOOTSTRAP_BLOCK = 1 << 16  # resampled indices drawn at once (512 KiB of int64)
