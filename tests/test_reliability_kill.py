@@ -268,8 +268,10 @@ def test_killed_evaluation_reuses_finished_requests_and_gives_identical_results(
     assert report.killed, f"evaluation finished before the kill ({report})"
     done = _rows(db)  # committed before the kill (one transaction per batch: never half an entry)
     assert not (out / "results.json").exists()
+    assert list(out.glob(".predictions.jsonl.*.tmp"))  # predictions were streaming to disk when killed
 
     run_to_end(cmd, env)
+    assert not list(out.glob(".*.tmp"))  # the rerun removed the killed run's temp file
     reference.finish()
     full = json.loads((tmp_path / "whole.stats").read_text())
     total = full["computed"]  # 2 tasks x 3 settings x 8 test examples x 2 label candidates

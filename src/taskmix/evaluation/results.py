@@ -139,6 +139,9 @@ class PredictionWriter:
         self._file: Any = None
 
     def __enter__(self) -> "PredictionWriter":
+        # a killed evaluation (SIGKILL: no cleanup) leaves its temp file behind; drop it
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
         self._file = self._stack.enter_context(atomic_open(self.path))
         return self
 
