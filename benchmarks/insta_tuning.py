@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+from collections import Counter
 import json
 import os
 import platform
@@ -29,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from taskmix.errors import TaskmixError  # noqa: E402
 from taskmix.evaluation import EvalConfig, compare_runs, read_run, run_eval  # noqa: E402
 from taskmix.evaluation.results import AVERAGE  # noqa: E402
 from taskmix.mixture.config import DEFAULT_TASKS  # noqa: E402
@@ -63,9 +65,17 @@ def experiment(name: str, target: str, tasks: list[str] | None, args: argparse.N
 
 
 def score(folder: Path) -> dict:
+    """Accuracy with its Wilson interval, plus balanced accuracy (mean recall per class) and
+    the share of the most frequent prediction (1.0: the model gives one answer to all)."""
     run = read_run(folder)
     s = run.score(run.scores[0].task, SETTING)
-    return {"accuracy": round(s.accuracy, 4), "ci95": [round(s.ci_low, 4), round(s.ci_high, 4)], "n": s.n}
+    rows = [(p.answer, p.prediction) for p in run.predictions]
+    classes = sorted({a for a, _ in rows})
+    recall = [sum(1 for a, b in rows if a == b == c) / sum(1 for a, _ in rows if a == c) for c in classes]
+    counts = Counter(b for _, b in rows)
+    return {"accuracy": round(s.accuracy, 4), "ci95": [round(s.ci_low, 4), round(s.ci_high, 4)], "n": s.n,
+            "balanced_accuracy": round(sum(recall) / len(recall), 4),
+            "top_prediction_share": round(max(counts.values()) / len(rows), 4)}
 
 
 def difference(a: Path, b: Path) -> dict:
@@ -103,39 +113,45 @@ def main(argv: list[str] | None = None) -> int:
     for target in args.targets:
         slug = target.replace("/", "-")
         random_tasks = sorted(rng_for(args.seed, "insta-random-control", target).sample(sorted(DEFAULT_TASKS), args.k))
-        results = {}
+        results: dict[str, dict] = {}
+        failed: dict[str, str] = {}
         for cond, tasks in (("insta", None), ("random", random_tasks)):
             cfg = from_dict(ExperimentConfig, experiment(f"{slug}-{cond}", target, tasks, args), where=f"{slug}-{cond}")
-            res = run_experiment(cfg, log=lambda m: print(m, flush=True))
+            try:
+                res = run_experiment(cfg, log=lambda m: print(m, flush=True))
+            except TaskmixError as e:  # e.g. a task that cannot fit max_length: recorded, not hidden
+                failed[cond] = str(e)
+                print(f"[{slug}-{cond}] failed: {e}", flush=True)
+                continue
             chosen = [s.name for s in res.selected] if res.selected else random_tasks
             evals = dict(res.evals)
             results[cond] = {"tasks": chosen, "tuned_model": str(res.tuned_model), "eval": evals["tuned"],
                              "base_eval": evals["base"]}
-        base4 = results["insta"]["base_eval"]
-        zs = {name: zero_shot(model, target, Path(args.runs) / f"{slug}-zeroshot-{name}", args)
-              for name, model in (("base", args.model), ("insta", results["insta"]["tuned_model"]),
-                                  ("random", results["random"]["tuned_model"]))}
-        targets[target] = {
-            "insta_tasks": results["insta"]["tasks"],
-            "random_tasks": results["random"]["tasks"],
-            "four_shot": {
-                "base": score(base4), "insta": score(results["insta"]["eval"]), "random": score(results["random"]["eval"]),
-                "insta_minus_random": difference(results["random"]["eval"], results["insta"]["eval"]),
-                "insta_minus_base": difference(base4, results["insta"]["eval"]),
-                "random_minus_base": difference(base4, results["random"]["eval"]),
-            },
-            "zero_shot": {
-                "base": score(zs["base"]), "insta": score(zs["insta"]), "random": score(zs["random"]),
-                "insta_minus_random": difference(zs["random"], zs["insta"]),
-                "insta_minus_base": difference(zs["base"], zs["insta"]),
-                "random_minus_base": difference(zs["base"], zs["random"]),
-            },
-        }
+        if not results:
+            targets[target] = {"failed": failed}
+            continue
+        base4 = next(iter(results.values()))["base_eval"]
+        zs = {"base": zero_shot(args.model, target, Path(args.runs) / f"{slug}-zeroshot-base", args)}
+        for cond, r in results.items():
+            zs[cond] = zero_shot(r["tuned_model"], target, Path(args.runs) / f"{slug}-zeroshot-{cond}", args)
+        entry: dict = {"insta_tasks": results.get("insta", {}).get("tasks"), "random_tasks": random_tasks}
+        if failed:
+            entry["failed"] = failed
+        for protocol, folders in (("four_shot", {"base": base4, **{c: r["eval"] for c, r in results.items()}}),
+                                  ("zero_shot", zs)):
+            block = {name: score(folder) for name, folder in folders.items()}
+            for a, b in (("random", "insta"), ("base", "insta"), ("base", "random")):
+                if a in folders and b in folders:
+                    block[f"{b}_minus_{a}"] = difference(folders[a], folders[b])
+            entry[protocol] = block
+        targets[target] = entry
     data = {
         "what": "instruction tuning on the k INSTA-selected tasks vs k random tasks (same prompts per task, same "
                 "steps); accuracy on the target with its instruction and natural labels",
         "model": args.model,
         "targets": targets,
+        "notes": ["wall_s is this invocation's time; stages finished by an earlier invocation are skipped "
+                  "(content-keyed), so a rerun that only collects takes about a minute"],
         "budget": {"k": args.k, "prompts_per_task": args.per_task, "steps": args.steps, "batch_size": args.batch_size,
                    "lr": args.lr, "max_length": args.max_length, "mode": "full fine-tuning, bf16",
                    "eval_examples_per_target": args.max_examples, "wall_s": round(time.time() - t0, 1),
@@ -149,5 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def cli() -> int:
+    try:
+        return main()
+    except TaskmixError as e:
+        print(f"insta_tuning.py: {e}", file=sys.stderr)
+        return 2
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(cli())
