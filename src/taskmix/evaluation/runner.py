@@ -20,20 +20,22 @@ from __future__ import annotations
 
 import inspect
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..config import to_dict
 from ..errors import TaskmixError
-from contextlib import ExitStack
-
 from ..records import Example, GenerateRequest, LoglikelihoodRequest, Prompt, Score, Task
 from ..seeding import derive_seed, rng_for
 from ..prompts.builder import SETTING_NAMES, PromptOptions, iter_prompts, setting_applies
 from .config import EvalConfig
 from .distributed import barrier, init_world, my_prompt_count, score_stream
-from .results import AVERAGE, RESULTS_FILE, EvalRun, Prediction, PredictionWriter, read_results, write_run
+from .results import (
+    AVERAGE, PREDICTIONS_FILE, RESULTS_FILE, EvalRun, Prediction, PredictionWriter, StoredPredictions, read_results,
+    write_run,
+)
 from .scoring import candidate_scores, exact_match, normalize_answer, rank_classify
 from .stats import stratified_bootstrap_mean, wilson_interval
 from .suites import SuiteTask, load_task_spec, suite_tasks
@@ -353,8 +355,6 @@ def run_eval(
     if writer is not None:
         predictions: Sequence[Prediction] = writer.stored()
     elif write:  # another process of the world: the main one writes them
-        from .results import PREDICTIONS_FILE, StoredPredictions
-
         predictions = StoredPredictions(Path(config.out) / PREDICTIONS_FILE, sum(sizes))
     else:
         predictions = tuple(kept)
