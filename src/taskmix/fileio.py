@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -25,6 +26,15 @@ def default_file_mode() -> int:
 def default_dir_mode() -> int:
     """The mode a plain ``mkdir`` would give (0o777 less the umask); ``mkdtemp`` creates 0700."""
     return 0o777 & ~_umask()
+
+
+def temp_siblings(path: str | Path) -> list[Path]:
+    """The temp files or folders an atomic write of ``path`` makes beside it
+    (``.<name>.*.tmp``): leftovers, when a killed process could not remove them."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    return sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
 
 
 @contextmanager

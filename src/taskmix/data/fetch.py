@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import fnmatch
-import glob
 import hashlib
 import json
 import shutil
@@ -27,7 +26,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import DataError, TaskmixError
-from ..fileio import atomic_write_bytes
+from ..fileio import atomic_write_bytes, temp_siblings
 from .archive import safe_extract
 from .sources import Archive, Manifest, SourceFile, load_manifest, sha256_file
 
@@ -270,10 +269,7 @@ def remove_stale_temp_files(root: Path, entries: tuple[SourceFile, ...], before:
     """
     removed = 0
     for entry in entries:
-        target = root / entry.path
-        if not target.parent.is_dir():
-            continue
-        for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        for tmp in temp_siblings(root / entry.path):
             try:
                 if tmp.is_file() and tmp.stat().st_mtime < before:
                     tmp.unlink()

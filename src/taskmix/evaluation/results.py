@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from ..errors import TaskmixError
-from ..fileio import atomic_open, atomic_write_json, atomic_write_text
+from ..fileio import atomic_open, atomic_write_json, atomic_write_text, temp_siblings
 from ..records import Score
 
 RESULTS_FILE = "results.json"
@@ -127,9 +127,10 @@ class StoredPredictions(Sequence):
 class PredictionWriter:
     """Appends predictions to a run folder's ``predictions.jsonl`` as they are made.
 
-    The file is written through a temp file that becomes ``predictions.jsonl`` only on
-    :meth:`commit` (an interrupted evaluation leaves the previous file, if any, as it
-    was). Use as a context manager; leaving it with an exception discards the temp file.
+    Use as a context manager: the file is written through a temp file that becomes
+    ``predictions.jsonl`` when the ``with`` block ends without an exception (an
+    interrupted evaluation leaves the previous file, if any, as it was; an exception
+    discards the temp file).
     """
 
     def __init__(self, out: str | Path):
@@ -140,7 +141,7 @@ class PredictionWriter:
 
     def __enter__(self) -> "PredictionWriter":
         # a killed evaluation (SIGKILL: no cleanup) leaves its temp file behind; drop it
-        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+        for stale in temp_siblings(self.path):
             stale.unlink(missing_ok=True)
         self._file = self._stack.enter_context(atomic_open(self.path))
         return self

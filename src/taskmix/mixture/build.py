@@ -11,7 +11,6 @@ same bytes.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -23,7 +22,7 @@ from typing import Any, Callable
 
 from ..config import to_dict
 from ..errors import TaskmixError
-from ..fileio import atomic_write_json, default_dir_mode
+from ..fileio import atomic_write_json, default_dir_mode, temp_siblings
 from ..records import Task
 from ..training.data import PROMPTS_FILE
 from .config import MixtureConfig
@@ -98,7 +97,7 @@ def build_symbol_mixture(
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     # a build killed earlier left its temp folder: nothing in it is reused (builds are cheap to redo)
-    for stale in out_dir.parent.glob(f".{glob.escape(out_dir.name)}.*.tmp"):
+    for stale in temp_siblings(out_dir):
         shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     os.chmod(tmp, default_dir_mode())
