@@ -7,8 +7,8 @@ accuracies with intervals (:mod:`.stats`) and writes the run (:mod:`.results`).
 
 The evaluation streams: the tasks are loaded first (their examples are needed for the
 exemplars), then one (task, setting) at a time its prompts are built, scored and their
-predictions appended to ``predictions.jsonl`` on disk; only per-prompt outcomes (one
-float each) stay in memory for the averages. Memory therefore does not grow with the
+predictions appended to ``predictions.jsonl`` on disk; only per-prompt outcomes (a few
+bytes each) stay in memory for the averages. Memory therefore does not grow with the
 number of prompts x their length, which is what makes an evaluation large.
 Rerunning the same evaluation into the same folder recomputes from the engine's on-disk
 cache, so an interrupted run resumes cheaply. Under ``accelerate launch``/``torchrun``
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from array import array
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -244,9 +245,9 @@ def _prediction(p: Prompt, correct: bool, **kw: Any) -> Prediction:
     )
 
 
-def summarize(task: str, setting: str, correct: Sequence[float], dropped: Sequence[int], metric: str) -> Score:
+def summarize(task: str, setting: str, correct: Sequence[int], dropped: Sequence[int], metric: str) -> Score:
     """Accuracy with a Wilson 95% interval, plus dropped-exemplar counts; ``correct`` and
-    ``dropped`` hold, per prompt, 1.0/0.0 and the number of exemplars dropped."""
+    ``dropped`` hold, per prompt, 1/0 and the number of exemplars dropped."""
     n = len(correct)
     hits = int(sum(correct))
     lo, hi = wilson_interval(hits, n)
@@ -260,10 +261,10 @@ def summarize(task: str, setting: str, correct: Sequence[float], dropped: Sequen
 
 
 def average_scores(
-    scores: Sequence[Score], outcomes: dict[tuple[str, str], list[float]], config: EvalConfig
+    scores: Sequence[Score], outcomes: dict[tuple[str, str], Sequence[int]], config: EvalConfig
 ) -> tuple[Score, ...]:
     """Per setting: unweighted mean over datasets with a stratified bootstrap interval;
-    ``outcomes[(task, setting)]`` holds 1.0/0.0 per evaluated prompt."""
+    ``outcomes[(task, setting)]`` holds 1/0 per evaluated prompt."""
     out = []
     settings = list(dict.fromkeys(s.setting for s in scores))
     for setting in settings:
@@ -327,7 +328,7 @@ def run_eval(
     sizes = [len(examples) for pt, examples in work for _ in pt.settings]  # one prompt per example
     total = my_prompt_count(sizes, CHUNK_PROMPTS, world)
     scores: list[Score] = []
-    outcomes: dict[tuple[str, str], list[float]] = {}
+    outcomes: dict[tuple[str, str], Sequence[int]] = {}
     kept: list[Prediction] = []  # only when there is no run folder to stream into
     timer = _Stopwatch()
     first_chunk = 0  # chunks are numbered over the whole run, as in one process
@@ -337,11 +338,11 @@ def run_eval(
         for pt, examples in work:
             for setting in pt.settings:
                 prompts = timer.timed(iter_prompt_set(pt, examples, setting, config, count_tokens, budget))
-                correct: list[float] = []
-                dropped: list[int] = []
+                correct = bytearray()  # 1/0 per prompt: one byte each is all that stays in memory
+                dropped = array("I")  # exemplars dropped per prompt
                 for preds in score_stream(prompts, CHUNK_PROMPTS, lambda c: score_prompts(model, c, config, bar),
                                           world, first_chunk):
-                    correct.extend(float(p.correct) for p in preds)
+                    correct.extend(p.correct for p in preds)
                     dropped.extend(p.dropped_exemplars for p in preds)
                     if writer is not None:
                         writer.add(preds)
