@@ -8,18 +8,6 @@ from pathlib import Path
 import pytest
 
 from taskmix.cli import main
-from tests.plugins.eval import FakeModel
-
-
-@pytest.fixture
-def fake_engine(monkeypatch):
-    """Replace the engine's model loading by the fake model (the rest is real)."""
-    from taskmix.evaluation import runner
-
-    model = FakeModel()
-    monkeypatch.setattr(runner, "load_eval_model", lambda config: model)
-    monkeypatch.setattr(runner, "check_model_spec", lambda spec: None)
-    return model
 
 
 @pytest.fixture

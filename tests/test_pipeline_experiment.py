@@ -41,7 +41,7 @@ def test_unknown_keys_are_named(tmp_path):
 
 def test_impossible_combinations(tmp_path):
     with pytest.raises(ConfigError, match="no train section"):
-        load_experiment(_write(tmp_path, "name: x\neval: {tasks: [subj]}\n"))
+        load_experiment(_write(tmp_path, "name: x\neval_models: [base, tuned]\neval: {tasks: [subj]}\n"))
     with pytest.raises(ConfigError, match="exactly one of target and instruction"):
         load_experiment(_write(tmp_path, "name: x\nselect: {k: 3}\nbuild: {}\ntrain: {}\neval: {tasks: [subj]}\n"))
 

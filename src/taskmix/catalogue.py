@@ -72,6 +72,9 @@ def load_task(name: str, root: Path | None = None) -> Task:
     """Load a named task; an unknown name is a one-line error with the closest names."""
     root = root or default_root()
     family = family_of(name)
+    if family not in FAMILIES or name not in _names(family, root):
+        if Path(name).suffix or Path(name).expanduser().exists():
+            raise TaskmixError(f"{name}: a file path, not a task name (task names: `taskmix tasks list`)")
     if family not in FAMILIES:
         raise TaskmixError(f"unknown task {name!r}: no task family {family!r} (known: {', '.join(FAMILIES)})")
     names = _names(family, root)

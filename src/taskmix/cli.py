@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import typing
 
 from . import __version__
 from .errors import TaskmixError
@@ -33,8 +34,16 @@ COMMAND_MODULES = (
 )
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (and exit 2), like every
+    other error of the command line; ``--help`` still shows the usage."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="taskmix",
         description="Symbol tuning and instruction-only task selection for language models.",
     )
@@ -50,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error (already printed in one line)
+        return e.code if isinstance(e.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -70,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         if os.environ.get("TASKMIX_DEBUG"):
             raise
-        target = f" {e.filename}" if getattr(e, "filename", None) else ""
-        print(f"taskmix: error:{target}: {e.strerror or e}", file=sys.stderr)
+        target = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"taskmix: error: {target}{e.strerror or e}", file=sys.stderr)
         return 1
 
 

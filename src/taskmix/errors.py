@@ -11,13 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 
 
+#: The longest message an error keeps; the rest is cut (a quoted value can be huge).
+MAX_MESSAGE = 2000
+
+
 class TaskmixError(Exception):
-    """A user-facing error with a one-line message."""
+    """A user-facing error with a one-line message (at most :data:`MAX_MESSAGE` characters)."""
 
     exit_code = 2
 
     def __init__(self, message: str):
         message = " ".join(str(message).split())  # always one line
+        if len(message) > MAX_MESSAGE:
+            message = f"{message[:MAX_MESSAGE]}... ({len(message) - MAX_MESSAGE:,} more characters)"
         super().__init__(message)
         self.message = message
 

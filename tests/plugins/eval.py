@@ -71,13 +71,15 @@ class FakeModel:
     ``score(context, continuation)`` gives the log-likelihood (default: a keyword rule:
     " positive" is likely after "... is good", " negative" after "... is bad", other
     continuations get a hash-derived value); ``answer(context)`` gives generations.
-    Every request is recorded in ``calls``.
+    Every request is recorded in ``calls``; ``loads`` counts how often the ``fake_engine``
+    fixture "loaded" it.
     """
 
     score: Callable[[str, str], float] | None = None
     answer: Callable[[str], str] | None = None
     fingerprint: str = "fake-model-v1"
     calls: list = field(default_factory=list)
+    loads: int = 0
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -113,3 +115,20 @@ def toy_task() -> Task:
 @pytest.fixture
 def fake_model() -> FakeModel:
     return FakeModel()
+
+
+@pytest.fixture
+def fake_engine(monkeypatch) -> FakeModel:
+    """Replace the engine's model loading by a fake model (the rest is real); the
+    returned model counts its loads in ``loads``."""
+    from taskmix.evaluation import runner
+
+    model = FakeModel()
+
+    def load(config):
+        model.loads += 1
+        return model
+
+    monkeypatch.setattr(runner, "load_eval_model", load)
+    monkeypatch.setattr(runner, "check_model_spec", lambda spec: None)
+    return model

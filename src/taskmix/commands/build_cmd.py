@@ -2,7 +2,7 @@
 
 Examples::
 
-    taskmix build symbol --config configs/symbol.yaml --out mixtures/symbol
+    taskmix build symbol --config my_mixture.yaml --out mixtures/symbol   # MixtureConfig fields in YAML
     taskmix build symbol --out mixtures/small --cap 50 --tasks sst2 rte trec --seed 1
     taskmix build symbol --select-for subj --k 5 --out mixtures/for-subj   # INSTA picks the tasks
 
@@ -14,21 +14,22 @@ from __future__ import annotations
 
 import argparse
 
+from ..mixture.config import MixtureConfig
+from .flags import add_config_flags, given
+
+OVERRIDES = ("per_task_cap", "max_length", "tokenizer", "instruction_share", "seed")
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("build", help="build a training mixture (symbol tuning)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     kinds = p.add_subparsers(dest="kind", metavar="KIND")
     s = kinds.add_parser("symbol", help="the symbol-tuning mixture (labels remapped to symbols)")
-    s.add_argument("--config", help="YAML file of MixtureConfig fields")
+    s.add_argument("--config", help="YAML file of MixtureConfig fields (flags override it)")
     s.add_argument("--out", required=True, help="mixture folder to create (e.g. mixtures/symbol)")
-    s.add_argument("--tasks", nargs="+", help="tuning tasks (replaces the config's list)")
+    s.add_argument("--tasks", nargs="+", help="tuning tasks, separated by spaces (replaces the config's list)")
     s.add_argument("--extra-tasks", nargs="+", dest="extra_tasks", help="tasks added to the list")
-    s.add_argument("--cap", type=int, dest="per_task_cap", help="most prompts per task")
-    s.add_argument("--max-length", type=int, dest="max_length", help="longest prompt in tokens")
-    s.add_argument("--tokenizer", help="model folder or alias that measures lengths")
-    s.add_argument("--instruction-share", type=float, dest="instruction_share")
-    s.add_argument("--seed", type=int)
+    add_config_flags(s, MixtureConfig, *OVERRIDES, rename={"per_task_cap": "--cap"})
     s.add_argument("--select-for", dest="select_for", metavar="TARGET",
                    help="keep only the --k tuning tasks whose instructions are closest to TARGET's (INSTA)")
     s.add_argument("--k", type=int, default=5, help="with --select-for: how many tasks to keep (default 5)")
@@ -41,13 +42,9 @@ def run_symbol(args: argparse.Namespace) -> int:
     import dataclasses
 
     from ..config import load_config
-    from ..mixture.config import MixtureConfig
 
     config = load_config(MixtureConfig, args.config) if args.config else MixtureConfig()
-    changes = {}
-    for key in ("per_task_cap", "max_length", "tokenizer", "instruction_share", "seed"):
-        if getattr(args, key) is not None:
-            changes[key] = getattr(args, key)
+    changes = given(args, *OVERRIDES)
     for key in ("tasks", "extra_tasks"):
         if getattr(args, key):
             changes[key] = tuple(getattr(args, key))

@@ -6,6 +6,8 @@ import argparse
 
 from ..errors import DataError, TaskmixError
 
+CACHE_HELP = "data cache folder (default: $TASKMIX_CACHE/data, else ~/.cache/taskmix/data)"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("data", help="fetch and verify the pinned task data")
@@ -14,13 +16,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     fetch = sub.add_parser("fetch", help="bring every source file into the cache, verifying sha256")
     fetch.add_argument("--mirror", metavar="DIR", help="read this offline mirror instead of the network (default: $TASKMIX_MIRROR)")
-    fetch.add_argument("--cache", metavar="DIR", help="data cache folder (default: taskmix.paths.data_cache_dir())")
+    fetch.add_argument("--cache", metavar="DIR", help=CACHE_HELP)
     fetch.add_argument("--only", metavar="PATTERN", help="glob on manifest paths, e.g. 'github/cardiffnlp/*'")
     fetch.add_argument("--no-progress", action="store_true", help="no progress bar")
     fetch.set_defaults(func=run_fetch)
 
     verify = sub.add_parser("verify", help="check the cached files against their pinned sha256")
-    verify.add_argument("--cache", metavar="DIR", help="data cache folder (default: taskmix.paths.data_cache_dir())")
+    verify.add_argument("--cache", metavar="DIR", help=CACHE_HELP)
     verify.add_argument("--only", metavar="PATTERN", help="glob on manifest paths")
     verify.set_defaults(func=run_verify)
 

@@ -9,8 +9,10 @@ Examples::
 
 Writes ``results.json``, ``results.md``, ``predictions.jsonl`` and plots into ``--out``.
 Without ``--suite`` and ``--tasks`` the suite ``symbol-eval`` is run. An ``--out`` that
-holds a different run's results is refused unless ``--overwrite``; rerunning the same
-evaluation is cheap (the engine caches model outputs on disk).
+holds a different run's results is refused unless ``--overwrite``; one that holds
+anything else is refused; rerunning the same evaluation is cheap (the engine caches
+model outputs on disk). Everything that can be checked without the model (tasks,
+settings, exemplars per class, the output folder) is checked before it is loaded.
 
 Protocols: by default every query gets fresh exemplars; ``--shared-demos`` draws one
 demonstration block per (task, setting, seed) and reuses it for all queries (cheaper:
@@ -21,65 +23,36 @@ variance is larger than the per-example interval shows).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
+from ..evaluation.config import EvalConfig
+from .flags import add_config_flags, csv_list, given
 
-def _csv(text: str) -> tuple[str, ...]:
-    return tuple(t.strip() for t in text.split(",") if t.strip())
+FIELDS = tuple(f.name for f in dataclasses.fields(EvalConfig))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("eval", help="in-context-learning evaluation (rank classification / exact match)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="YAML file of EvalConfig fields (flags override it)")
-    p.add_argument("--model", help="model alias, model folder or hub id")
-    p.add_argument("--suite", help="symbol-eval (default) or algorithmic")
-    p.add_argument("--tasks", type=_csv, help="comma-separated task names or task files")
-    p.add_argument("--settings", type=_csv, help="comma-separated settings, or all (default)")
-    p.add_argument("--k", type=int, help="exemplars per class (default 4)")
-    p.add_argument("--max-examples", type=int, dest="max_examples", help="evaluated examples per task (default 100)")
+    add_config_flags(p, EvalConfig, *FIELDS)
     p.add_argument("--all-examples", action="store_true", dest="all_examples", help="evaluate every test example")
-    p.add_argument("--seed", type=int, help="seed (default 0)")
-    p.add_argument("--out", help="run folder to write")
-    p.add_argument("--shared-demos", action="store_true", default=None, dest="shared_demos",
-                   help="one demonstration block per (task, setting, seed)")
-    p.add_argument("--dtype", choices=("float32", "bfloat16"))
-    p.add_argument("--batch-size", type=int, dest="batch_size")
-    p.add_argument("--format", help="prompt format name, or random (default)")
-    p.add_argument("--length-normalized", action="store_true", default=None, dest="length_normalized",
-                   help="rank labels by mean token log-probability")
-    p.add_argument("--max-context-tokens", type=int, dest="max_context_tokens")
-    p.add_argument("--max-new-tokens", type=int, dest="max_new_tokens")
-    p.add_argument("--text-field", dest="text_field", help="input field of task files")
-    p.add_argument("--label-field", dest="label_field", help="label field of task files")
-    p.add_argument("--overwrite", action="store_true", default=None, help="replace another run's results in --out")
-    p.add_argument("--no-plots", action="store_false", default=None, dest="plots")
-    p.add_argument("--no-progress", action="store_false", default=None, dest="progress")
     p.set_defaults(func=run)
 
 
-FIELDS = ("model", "suite", "tasks", "settings", "k", "max_examples", "seed", "out", "shared_demos", "dtype",
-          "batch_size", "format", "length_normalized", "max_context_tokens", "max_new_tokens", "text_field",
-          "label_field", "overwrite", "plots", "progress")
-
-
-def config_from_args(args: argparse.Namespace):
+def config_from_args(args: argparse.Namespace) -> EvalConfig:
     """The :class:`EvalConfig` of the command line (YAML values first, flags override)."""
-    from ..config import from_dict, load_yaml
+    from ..config import from_dict, load_mapping
     from ..errors import ConfigError
-    from ..evaluation.config import EvalConfig
 
-    data = {}
-    if args.config:
-        data = load_yaml(args.config) or {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"{args.config}: expected a mapping of EvalConfig fields")
+    data = load_mapping(args.config, "EvalConfig fields") if args.config else {}
     for key in ("tasks", "settings"):  # YAML may give "a,b" or "all" as one string
         if isinstance(data.get(key), str):
-            data[key] = list(_csv(data[key]))
-    for key in FIELDS:
-        value = getattr(args, key, None)
-        if value is not None:
-            data[key] = list(value) if isinstance(value, tuple) else value
+            data[key] = list(csv_list(data[key]))
+    data.update(given(args, *FIELDS))
+    for key in ("tasks", "settings"):
+        if key in data and isinstance(data[key], list) and not data[key]:
+            raise ConfigError(f"eval: {key} is given but names nothing (--{key} '' or an empty list)")
     if args.all_examples:
         data["max_examples"] = None
     if not data.get("model"):
@@ -93,14 +66,22 @@ def config_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     import sys
-
-    from ..evaluation.results import MARKDOWN_FILE
-    from ..evaluation.runner import run_eval
-
-    config = config_from_args(args)
-    run_ = run_eval(config)
     from pathlib import Path
 
+    from ..evaluation.preflight import prepare_eval, previous_run_key, remove_stale_plots
+    from ..evaluation.results import MARKDOWN_FILE
+    from ..evaluation.runner import run_eval
+    from ..fileio import write_failures
+    from ..quiet import quiet_libraries
+
+    config = config_from_args(args)
+    quiet_libraries(config.progress)
+    previous = previous_run_key(config.out)
+    load = prepare_eval(config)  # everything checkable before the model loads
+    with write_failures(config.out):
+        run_ = run_eval(config, loader=load)
+    if not config.plots and previous not in (None, run_.run_key):
+        remove_stale_plots(config.out)  # they showed the run this one replaced
     sys.stdout.write((Path(config.out) / MARKDOWN_FILE).read_text(encoding="utf-8"))
     total = dict(run_.timing).get("total", 0.0)
     print(f"\nwrote {config.out} ({len(run_.predictions)} predictions, {total:.1f} s)")

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from ..evaluation.config import EvalConfig
+from .flags import add_config_flags, given
+
+# EvalConfig fields that decide the exported prompts (defaults and help come from EvalConfig)
+FIELDS = ("model", "suite", "tasks", "settings", "k", "max_examples", "seed", "shared_demos", "format",
+          "max_context_tokens", "text_field", "label_field", "eval_split")
+DEFAULT_MODEL = "smollm2-135m"  # export needs a tokenizer and a context length even without --model
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -17,44 +25,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     sub = p.add_subparsers(dest="target", metavar="TARGET", required=True)
     q = sub.add_parser("lm-eval", help="lm-evaluation-harness task YAML + data files")
-    q.add_argument("--suite", help="a named suite (symbol-eval, algorithmic)")
-    q.add_argument("--tasks", help="comma-separated task names or task files")
-    q.add_argument("--settings", default="all", help="comma-separated settings, or all (default)")
-    q.add_argument("--k", type=int, default=4, help="exemplars per class (default 4)")
-    q.add_argument("--max-examples", type=int, default=100, help="examples per task (default 100)")
-    q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--shared-demos", action="store_true", help="one demonstration block per (task, setting, seed)")
-    q.add_argument("--format", default="random", help="prompt format name, or random")
-    q.add_argument("--model", default="smollm2-135m",
-                   help="model whose tokenizer and context length fit the prompts (default smollm2-135m)")
-    q.add_argument("--group", default="taskmix", help="lm-eval group name and task-name prefix")
-    q.add_argument("--out", required=True, help="folder for the YAML and JSONL files")
+    add_config_flags(q, EvalConfig, *FIELDS, defaults={"model": DEFAULT_MODEL})
+    q.add_argument("--group", default="taskmix", help="lm-eval group name and task-name prefix (default: taskmix)")
+    q.add_argument("--out", required=True, help="folder for the YAML and JSONL files (new, empty, or an earlier export)")
+    q.add_argument("--overwrite", action="store_true", help="replace an earlier export in --out (its files are removed)")
     q.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..config import from_dict
-    from ..evaluation.config import EvalConfig
+    from ..errors import ConfigError
+    from ..evaluation.preflight import prepare_eval
     from ..evaluation.runner import (
-        build_prompt_sets, check_model_spec, context_budget, eval_examples, load_eval_model, plan_tasks, token_counter,
+        build_prompt_sets, context_budget, eval_examples, load_eval_model, plan_tasks, token_counter,
     )
-    from ..export.lm_eval import export_prompts
+    from ..export.lm_eval import check_export_dir, export_prompts
+    from ..quiet import quiet_libraries
 
-    data = {
-        "model": args.model, "suite": args.suite, "k": args.k, "max_examples": args.max_examples,
-        "seed": args.seed, "shared_demos": args.shared_demos, "format": args.format,
-        "settings": [s.strip() for s in args.settings.split(",") if s.strip()],
-        "tasks": [t.strip() for t in (args.tasks or "").split(",") if t.strip()], "progress": False,
-    }
-    if not data["suite"] and not data["tasks"]:
+    data = {"model": DEFAULT_MODEL, **given(args, *FIELDS), "progress": False}
+    for key in ("tasks", "settings"):
+        if key in data and not data[key]:
+            raise ConfigError(f"export: --{key} is given but names nothing")
+    if not data.get("suite") and not data.get("tasks"):
         data["suite"] = "symbol-eval"
     config = from_dict(EvalConfig, data, where="export")
-    check_model_spec(config.model)
-    planned = plan_tasks(config)
+    quiet_libraries(False)
+    check_export_dir(args.out, args.overwrite)
+    load = prepare_eval(config)  # everything checkable before the model loads
+    planned = plan_tasks(config, load)
     work = [(pt, eval_examples(pt.task, config)) for pt in planned]
     model = load_eval_model(config)
     prompt_sets = build_prompt_sets(work, config, token_counter(model), context_budget(model, config))
-    exported = export_prompts((p for _, _, prompts in prompt_sets for p in prompts), args.out, group=args.group)
+    exported = export_prompts((p for _, _, prompts in prompt_sets for p in prompts), args.out, group=args.group,
+                              overwrite=args.overwrite)
     for e in exported:
         print(f"{e.name}\t{e.n} prompts\t{e.yaml_path}")
     print(f"run: lm_eval --model hf --model_args pretrained=<model folder>,dtype=float32 "

@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run an experiment file: select -> build -> train -> eval -> report",
         description="Run every stage of an experiment YAML; finished stages are skipped, an interrupted one resumes.",
     )
-    p.add_argument("config", help="experiment YAML (see configs/)")
+    p.add_argument("config", help="experiment YAML, e.g. configs/demo.yaml or configs/eval_only.yaml")
     p.add_argument("--out", help="run folder (default: the config's out, else runs/<name>)")
     p.set_defaults(func=run)
 

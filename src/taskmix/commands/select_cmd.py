@@ -84,6 +84,12 @@ def run(args: argparse.Namespace) -> int:
         raise TaskmixError(f"unknown pool {args.pool!r} (known: {', '.join(POOLS)})")
     if args.action == "train-encoder":
         return run_train(args)
+    if args.out is not None:
+        raise TaskmixError("--out is for `select train-encoder` only; selection prints its ranking (--json for JSON lines)")
+    from ..evaluation.suites import FILE_SUFFIXES
+
+    if args.target is not None and args.target.lower().endswith(FILE_SUFFIXES):  # before the pool is built
+        raise TaskmixError(f"{args.target}: a file path, not a task name (task names: `taskmix tasks list`)")
     if args.target is None and args.instruction is None:
         raise TaskmixError("give --target NAME or --instruction TEXT")
     if args.k < 1:

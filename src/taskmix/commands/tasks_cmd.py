@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ls.set_defaults(func=run_list)
 
     show = sub.add_parser("show", help="counts, label space, instruction and one rendered example")
-    show.add_argument("name", help="task name, e.g. subj or tweeteval/hate")
+    show.add_argument("name", help="task name, e.g. subj or tweeteval/hate, or a task file (JSONL, CSV, TSV)")
     show.add_argument("--data", metavar="DIR", help="data folder (default: the data cache)")
     show.set_defaults(func=run_show)
 
@@ -119,8 +119,9 @@ def render_example(task, example) -> str:
 
 def run_show(args: argparse.Namespace) -> int:
     from ..catalogue import load_task
+    from ..evaluation.suites import is_file_spec, load_task_spec
 
-    task = load_task(args.name, _root(args))
+    task = load_task_spec(args.name) if is_file_spec(args.name) else load_task(args.name, _root(args))
     print(f"task:         {task.name}")
     print(f"source:       {task.source}" + (f" ({task.source_dataset})" if task.source_dataset else ""))
     print(f"category:     {task.category or '-'}")

@@ -3,16 +3,24 @@
 Examples::
 
     taskmix train --model smollm2-135m --data mixtures/symbol --out runs/symbol --lora
-    taskmix train --model runs/base/model --data mixtures/symbol --out runs/full \
-        --config configs/train.yaml --steps 200 --dtype bf16
+    taskmix train --model runs/base/model --data mixtures/symbol --out runs/full \\
+        --config my_train.yaml --steps 200 --dtype bf16
 
-Run again with the same arguments to resume from the latest checkpoint; an output folder
-holding a different run is refused. Works under ``accelerate launch -m taskmix train ...``.
+``--config`` takes a YAML file of TrainConfig fields (e.g. ``lr: 3.0e-4``, ``max_steps:
+200``); flags override it. Run again with the same arguments to resume from the latest
+checkpoint; an output folder holding a different run is refused. Works under
+``accelerate launch -m taskmix train ...``.
 """
 
 from __future__ import annotations
 
 import argparse
+
+from ..training.config import TrainConfig
+from .flags import add_config_flags, given
+
+OVERRIDES = ("lora", "max_steps", "epochs", "lr", "batch_size", "grad_accum", "max_length", "dtype", "seed",
+             "save_every", "progress")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,40 +29,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="HF model folder or a known alias (e.g. smollm2-135m)")
     p.add_argument("--data", required=True, help="mixture folder built by `taskmix build` (or a prompts JSONL)")
     p.add_argument("--out", required=True, help="run folder (created; resumed if it holds the same run)")
-    p.add_argument("--config", help="YAML file of TrainConfig fields")
-    p.add_argument("--lora", action="store_true", default=None, help="train a LoRA adapter (merged at the end)")
-    p.add_argument("--full", dest="lora", action="store_false", help="full fine-tuning (overrides the config)")
-    p.add_argument("--steps", type=int, dest="max_steps", help="optimizer steps (overrides epochs)")
-    p.add_argument("--epochs", type=float)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--batch-size", type=int, dest="batch_size")
-    p.add_argument("--grad-accum", type=int, dest="grad_accum")
-    p.add_argument("--max-length", type=int, dest="max_length")
-    p.add_argument("--dtype", choices=("fp32", "bf16"))
-    p.add_argument("--seed", type=int)
-    p.add_argument("--save-every", type=int, dest="save_every")
-    p.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="hide the progress bar")
+    p.add_argument("--config", help="YAML file of TrainConfig fields (flags override it)")
+    mode = p.add_mutually_exclusive_group()
+    add_config_flags(mode, TrainConfig, "lora")
+    mode.add_argument("--full", dest="lora", action="store_false", help="full fine-tuning (overrides the config)")
+    add_config_flags(p, TrainConfig, *(k for k in OVERRIDES if k != "lora"), rename={"max_steps": "--steps"})
     p.set_defaults(func=run)
-
-
-OVERRIDES = ("lora", "max_steps", "epochs", "lr", "batch_size", "grad_accum", "max_length", "dtype", "seed",
-             "save_every", "progress")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..config import load_config
-    from ..training.config import TrainConfig
+    from ..fileio import write_failures
+    from ..quiet import quiet_libraries
+    from ..training.data import check_mixture
 
     config = load_config(TrainConfig, args.config) if args.config else TrainConfig()
-    changes = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k, None) is not None}
+    changes = given(args, *OVERRIDES)
     if changes:
         config = config.replace(**changes)
+    quiet_libraries(config.progress)
+    check_mixture(args.data)  # a malformed mixture is found before the model loads
 
     from ..training.loop import train
 
-    result = train(args.model, args.data, args.out, config)
-    if result.complete and result.model_dir is not None:
-        loss = f"{result.last_loss:.4f}" if result.last_loss is not None else "-"
-        print(f"trained {result.steps} steps (last loss {loss}, {result.tokens_per_s:,.0f} tokens/s); "
+    with write_failures(args.out):
+        result = train(args.model, args.data, args.out, config)
+    if result.complete and result.model_dir is not None and result.last_loss is not None:
+        steps = f"{result.steps} step{'s' if result.steps != 1 else ''}"
+        print(f"trained {steps} (last loss {result.last_loss:.4f}, {result.tokens_per_s:,.0f} tokens/s); "
               f"model in {result.model_dir}")
     return 0

@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
-from ..config import to_dict
+from ..config import canonical_dtype, show, to_dict
 from ..errors import ConfigError
 from ..prompts.builder import SETTING_NAMES
 from ..prompts.formats import get_format
 
-DTYPES = ("float32", "bfloat16")
+#: How ``run_key`` spells a dtype: as before both spellings were accepted, so that the
+#: same evaluation keeps its key (and its run folder) across versions.
+_KEY_DTYPE = {"fp32": "float32", "bf16": "bfloat16"}
 #: Fields that do not change results: a rerun differing only in these is the same run.
 OUTPUT_ONLY_FIELDS = ("out", "overwrite", "batch_size", "plots", "progress")
 
@@ -33,7 +36,8 @@ class EvalConfig:
     out: the run folder (results.json, results.md, predictions.jsonl, plots).
     shared_demos: one demonstration block per (task, setting, seed) instead of fresh
         exemplars per query (cheaper; more variance between seeds).
-    dtype: model weights dtype.
+    dtype: model weights dtype: ``fp32`` (or ``float32``) or ``bf16`` (or ``bfloat16``);
+        stored as ``fp32``/``bf16``.
     batch_size: requests per forward pass (engine option; does not change results).
     format: a prompt format name or ``random`` (drawn per prompt).
     length_normalized: rank candidates by mean instead of summed token log-probability.
@@ -58,7 +62,7 @@ class EvalConfig:
     seed: int = 0
     out: str = ""
     shared_demos: bool = False
-    dtype: str = "float32"
+    dtype: str = "fp32"
     batch_size: int = 8
     format: str = "random"
     length_normalized: bool = False
@@ -81,19 +85,19 @@ class EvalConfig:
             from .suites import suite_tasks
 
             suite_tasks(self.suite)
+        check_task_names(self.suite, self.tasks)
         if not self.settings:
             raise ConfigError("eval: settings must not be empty")
         for s in self.settings:
             if s != "all" and s not in SETTING_NAMES:
-                raise ConfigError(f"eval: unknown setting {s!r} (known: {', '.join(SETTING_NAMES)}, or all)")
+                raise ConfigError(f"eval: unknown setting {show(s)} (known: {', '.join(SETTING_NAMES)}, or all)")
         if "all" in self.settings and len(self.settings) > 1:
             raise ConfigError("eval: 'all' cannot be combined with other settings")
         if self.k < 0:
             raise ConfigError(f"eval: k must be 0 or more, got {self.k}")
         if self.max_examples is not None and self.max_examples < 1:
             raise ConfigError(f"eval: max_examples must be at least 1, got {self.max_examples}")
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"eval: dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
+        object.__setattr__(self, "dtype", canonical_dtype(self.dtype, "eval"))
         if self.batch_size < 1:
             raise ConfigError(f"eval: batch_size must be at least 1, got {self.batch_size}")
         if self.format != "random":
@@ -108,4 +112,34 @@ class EvalConfig:
     def run_key(self) -> str:
         """A hash of everything that changes results (not output options)."""
         data = {k: v for k, v in to_dict(self).items() if k not in OUTPUT_ONLY_FIELDS}
+        data["dtype"] = _KEY_DTYPE[self.dtype]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
+
+def check_task_names(suite: str | None, tasks: tuple[str, ...]) -> None:
+    """Every task spec names a task, and no two different specs give tasks of one name.
+
+    Results are keyed by task name, and a user file's task is named after the file
+    (``a/good.jsonl`` and ``b/good.jsonl``, or ``data.csv`` and ``data.tsv``, are both
+    ``good``/``data``): such a pair is refused rather than one of them dropped. The same
+    spec twice (or a suite task named again in ``tasks``) is one task.
+    """
+    from .suites import is_file_spec, suite_tasks
+
+    for spec in tasks:
+        if not str(spec).strip():
+            raise ConfigError("eval: tasks holds an empty task name")
+    specs = [t.name for t in suite_tasks(suite)] if suite else []
+    seen: dict[str, tuple[str, str]] = {}  # task name -> (what it is, the spec that gave it)
+    for spec in specs + list(tasks):
+        if is_file_spec(spec):
+            path = Path(spec).expanduser()
+            name, identity = path.stem, str(path.resolve())
+        else:
+            name, identity = spec, spec
+        first_identity, first_spec = seen.setdefault(name, (identity, spec))
+        if first_identity != identity:
+            raise ConfigError(
+                f"eval: {show(first_spec)} and {show(spec)} would both be the task {name!r} (a task file is "
+                f"named after the file); rename one of them"
+            )

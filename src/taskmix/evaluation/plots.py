@@ -8,6 +8,9 @@ from pathlib import Path
 from ..fileio import atomic_write_bytes
 from .results import EvalRun, ordered
 
+BY_SETTING, BY_DATASET = "accuracy_by_setting.png", "accuracy_by_dataset.png"
+PLOT_FILES = (BY_SETTING, BY_DATASET)
+
 
 def _save(fig, path: Path) -> None:
     buf = io.BytesIO()
@@ -40,9 +43,9 @@ def write_plots(out: str | Path, run: EvalRun) -> list[Path]:
         ax.set_ylabel("accuracy (%)")
         ax.set_ylim(0, 100)
         ax.set_title(f"{run.model}: average over {len(tasks)} datasets")
-        _save(fig, out / "accuracy_by_setting.png")
+        _save(fig, out / BY_SETTING)
         plt.close(fig)
-        written.append(out / "accuracy_by_setting.png")
+        written.append(out / BY_SETTING)
 
     if tasks:
         width = 0.8 / max(1, len(settings))
@@ -63,7 +66,7 @@ def write_plots(out: str | Path, run: EvalRun) -> list[Path]:
         ax.set_ylim(0, 100)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.set_title(f"{run.model}: accuracy per dataset")
-        _save(fig, out / "accuracy_by_dataset.png")
+        _save(fig, out / BY_DATASET)
         plt.close(fig)
-        written.append(out / "accuracy_by_dataset.png")
+        written.append(out / BY_DATASET)
     return written

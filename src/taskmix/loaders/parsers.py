@@ -39,7 +39,8 @@ class RawRecord:
 
 
 def read_text(path: str | Path, encoding: str = "utf-8") -> str:
-    """The decoded text of ``path``; undecodable bytes are a DataError naming the line."""
+    """The decoded text of ``path``; undecodable bytes are a DataError naming the line.
+    A UTF-8 byte-order mark at the start is dropped (editors on Windows write one)."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -47,6 +48,8 @@ def read_text(path: str | Path, encoding: str = "utf-8") -> str:
         raise DataError(path, "file not found") from None
     except IsADirectoryError:
         raise DataError(path, "is a folder, not a file") from None
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8") and data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as e:

@@ -9,7 +9,9 @@
 One pool is split by a seeded shuffle into ``train`` and ``test`` (``test_fraction`` of the
 rows, at least one). The label space is ``label_space`` when given (raw labels may then be
 those words or integer indices into them), a ``ClassLabel``'s names for HF data, or else
-the sorted distinct raw labels.
+the sorted distinct raw labels. A classification task needs at least two non-empty labels
+and a non-empty text in every row: a file with one class (scored 100% with one candidate),
+an empty label or an empty text is refused in one line naming the row.
 """
 
 from __future__ import annotations
@@ -33,13 +35,30 @@ def _label_space(records: Iterable[RawRecord], label_space: Sequence[str] | None
             raise DataError(where, "empty label set (label_space is empty)")
         if len(set(space)) != len(space):
             raise DataError(where, f"label_space has repeated words: {space}")
+        if any(not w.strip() for w in space):
+            raise DataError(where, "label_space holds an empty label")
+        if len(space) < 2:
+            raise DataError(where, f"a classification task needs at least two labels, label_space has one: {space[0]!r}")
         mapping = {w: i for i, w in enumerate(space)}
         for i in range(len(space)):
             mapping.setdefault(str(i), i)  # integer labels index the given words
         return space, mapping
     if not raw:
         raise DataError(where, "empty label set (no labelled rows)")
+    if len(raw) < 2:
+        raise DataError(where, f"a classification task needs at least two labels, every row has {raw[0]!r}")
     return tuple(raw), {w: i for i, w in enumerate(raw)}
+
+
+def _check_rows(records: Sequence[RawRecord], where: str) -> None:
+    """Every row has a non-empty label and non-empty texts."""
+    for r in records:
+        prefix = f"row {r.key}: " if r.line is None else ""  # rows without a line number: by key
+        if r.label is not None and not r.label.strip():
+            raise DataError(where, f"{prefix}empty label (a classification task needs non-empty labels)", r.line)
+        for name, text in r.fields:
+            if not text.strip():
+                raise DataError(where, f"{prefix}empty text in field {name!r}", r.line)
 
 
 def _split_pool(records: tuple[RawRecord, ...], test_fraction: float, seed: int, name: str, where: str):
@@ -99,6 +118,7 @@ def load_file(
     records = read_records(path, text_fields, label_field)
     if not records:
         raise DataError(path, "no rows")
+    _check_rows(records, str(path))
     name = name or path.stem
     splits = _split_pool(records, test_fraction, seed, name, str(path))
     prov = (Provenance(path=str(path), sha256=_sha256(path), url=path.resolve().as_uri()),)
@@ -170,6 +190,8 @@ def from_hf_dataset(
         label_space = names
     splits = {split: _rows_to_records(iter(ds), text_fields, label_field, f"{where}[{split}]", names)
               for split, ds in parts.items()}
+    for split, records in splits.items():
+        _check_rows(records, f"{where}[{split}]")
     if "pool" in splits and len(splits) == 1:
         splits = dict(_split_pool(splits["pool"], test_fraction, seed, name, where))
     elif "test" not in splits and "validation" not in splits and "train" in splits:

@@ -78,8 +78,10 @@ def build_symbol_mixture(
         if manifest.is_file():
             try:
                 old = json.loads(manifest.read_text(encoding="utf-8"))
-            except ValueError:
-                old = {}
+            except ValueError as e:
+                raise TaskmixError(f"{manifest}: corrupt mixture manifest ({e}); use a new --out") from None
+            if not isinstance(old, dict):
+                raise TaskmixError(f"{manifest}: corrupt mixture manifest (not a JSON object); use a new --out")
             if old.get("config") == config_data:
                 return MixtureResult(out_dir, int(old.get("n_prompts", 0)), str(old.get("content_sha256")),
                                      tuple((k, v["written"]) for k, v in old.get("tasks", {}).items()), True)

@@ -59,6 +59,8 @@ class MixtureConfig:
 
         if not self.all_tasks:
             bad("tasks", "must name at least one task")
+        if any(not str(t).strip() for t in self.all_tasks):
+            bad("tasks", "must not hold an empty task name")
         if len(set(self.all_tasks)) != len(self.all_tasks):
             bad("tasks", "must not repeat a task")
         if self.per_task_cap < 1:

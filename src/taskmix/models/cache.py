@@ -65,8 +65,11 @@ class ResultCache:
         rows = [(fingerprint, k, json.dumps(v)) for k, v in items]
         if not rows:
             return
-        with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?)", rows)
+        try:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?)", rows)
+        except sqlite3.OperationalError as e:  # a full disk, a read-only file: one line naming the file
+            raise TaskmixError(f"{self.path}: cannot write the result cache ({e})") from e
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])

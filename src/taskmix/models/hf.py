@@ -42,9 +42,9 @@ class EngineStats:
     extra: dict = field(default_factory=dict)
 
 
-def resolve_max_length(model: Any, tokenizer: Any) -> int:
-    """The context length lm-eval's HFLM would use: config, then tokenizer, then 2048."""
-    config = model.config
+def config_max_length(config: Any) -> int | None:
+    """The context length a model config states (``n_positions``,
+    ``max_position_embeddings`` or ``n_ctx``, of its text config first); ``None`` if none."""
     for cfg in (getattr(config, "text_config", None), config):
         if cfg is None:
             continue
@@ -52,6 +52,14 @@ def resolve_max_length(model: Any, tokenizer: Any) -> int:
             value = getattr(cfg, attr, None)
             if isinstance(value, int) and value > 0:
                 return value
+    return None
+
+
+def resolve_max_length(model: Any, tokenizer: Any) -> int:
+    """The context length lm-eval's HFLM would use: config, then tokenizer, then 2048."""
+    value = config_max_length(model.config)
+    if value is not None:
+        return value
     value = getattr(tokenizer, "model_max_length", None)
     if isinstance(value, int) and 0 < value < 10**12:
         return value

@@ -34,6 +34,25 @@ def model_identity(location: Path | str) -> str:
     return f"{location.name}@{h.hexdigest()[:16]}"
 
 
+def stated_context_length(spec: str | os.PathLike) -> int | None:
+    """The context length a local model folder's ``config.json`` states, read without
+    loading weights; ``None`` for a hub id, an unprepared alias or a config that states none."""
+    try:
+        location = resolve_model(spec, prepare=False)
+    except TaskmixError:
+        return None
+    if not isinstance(location, Path) or not (location / "config.json").is_file():
+        return None
+    from transformers import AutoConfig
+
+    from .hf import config_max_length
+
+    try:
+        return config_max_length(AutoConfig.from_pretrained(str(location)))
+    except (OSError, ValueError):
+        return None
+
+
 def load_model(
     spec: str | os.PathLike,
     dtype: str = "float32",

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import from_dict, load_yaml
+from ..config import from_dict, load_mapping, show
 from ..errors import ConfigError
 
 EVAL_MODELS = ("base", "tuned")
@@ -68,15 +68,18 @@ class SelectSection:
 class ExperimentConfig:
     """One experiment: select -> build -> train -> eval -> report.
 
-    name: the experiment's name (the report's title).
+    name: the experiment's name (the report's title): a plain name, without ``/`` or a
+        leading dot, as it names the default run folder ``runs/<name>``.
     model: the base model: an alias (``smollm2-135m``, ``gemma3-270m``), a folder or a hub id.
     out: the run folder; empty means ``runs/<name>``.
     seed: the default seed of every section that does not set its own.
     select: INSTA task selection (optional); its tasks replace ``build.tasks``.
     build: the symbol-tuning mixture (optional; needed by ``train``): MixtureConfig fields.
-    train: fine-tuning (optional): TrainConfig fields.
+    train: fine-tuning (optional): TrainConfig fields; its ``max_length`` may not be shorter
+        than ``build``'s (prompts would lose their start, exemplars first).
     eval: the evaluation: EvalConfig fields except ``model`` and ``out``.
-    eval_models: which models to evaluate: ``base`` and/or ``tuned``.
+    eval_models: which models to evaluate: ``base`` and/or ``tuned``; empty means
+        ``base``, and ``tuned`` too when there is a ``train`` section.
     report: write report.md and report.html into the run folder.
     """
 
@@ -88,31 +91,40 @@ class ExperimentConfig:
     select: SelectSection | None = None
     build: dict[str, Any] | None = None
     train: dict[str, Any] | None = None
-    eval_models: tuple[str, ...] = EVAL_MODELS
+    eval_models: tuple[str, ...] = ()
     report: bool = True
     source_path: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if not self.name.strip():
             raise ConfigError("experiment: name must not be empty")
+        if Path(self.name).name != self.name or "\\" in self.name or self.name.startswith("."):
+            raise ConfigError(f"experiment: name must be a plain name (it names runs/<name>), got {show(self.name)}; "
+                              "set out to choose the run folder")
         for m in self.eval_models:
             if m not in EVAL_MODELS:
-                raise ConfigError(f"experiment: eval_models entries must be base or tuned, got {m!r}")
+                raise ConfigError(f"experiment: eval_models entries must be base or tuned, got {show(m)}")
         if not self.eval_models:
-            raise ConfigError("experiment: eval_models must not be empty")
+            object.__setattr__(self, "eval_models", EVAL_MODELS if self.train is not None else ("base",))
         if self.train is not None and self.build is None:
             raise ConfigError("experiment: train needs a build section (the mixture to train on)")
         if "tuned" in self.eval_models and self.train is None:
-            raise ConfigError("experiment: eval_models has 'tuned' but there is no train section")
+            raise ConfigError("experiment: eval_models lists 'tuned' but there is no train section to tune a model")
         if self.select is not None and self.build is None:
             raise ConfigError("experiment: select needs a build section (selected tasks feed the mixture)")
         for key in ("model", "out"):
             if key in self.eval:
                 raise ConfigError(f"experiment: eval.{key} is set by the experiment; remove it")
         # validate each section now, so a bad key fails before any work starts
-        self.mixture_config(tasks=("sst2",) if self.select else None)
-        self.train_config()
+        mixture = self.mixture_config(tasks=("sst2",) if self.select else None)
+        train = self.train_config()
         self.eval_config(self.model, "unused")
+        if mixture is not None and train is not None and train.max_length < mixture.max_length:
+            raise ConfigError(
+                f"experiment: train.max_length {train.max_length} is shorter than build.max_length "
+                f"{mixture.max_length}: prompts would lose their start (their exemplars); make it at least "
+                f"{mixture.max_length}"
+            )
 
     @property
     def run_dir(self) -> Path:
@@ -143,9 +155,7 @@ class ExperimentConfig:
 
 def load_experiment(path: str | Path) -> ExperimentConfig:
     """Read and validate an experiment YAML file (one-line errors naming the key)."""
-    data = load_yaml(path)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: an experiment file must be a mapping of sections")
+    data = load_mapping(path, "experiment sections")
     for section in ("eval", "build", "train"):
         if section in data and data[section] is not None and not isinstance(data[section], dict):
             raise ConfigError(f"{path}: {section} must be a mapping")

@@ -3,7 +3,10 @@
 Each stage writes into ``<run>/<stage>/`` under a key of its inputs (see
 :mod:`taskmix.pipeline.stages`): a rerun skips finished stages, resumes an interrupted
 one (training from its checkpoint, evaluation from the engine's request cache) and
-keeps the outputs of a stage whose inputs changed.
+keeps the outputs of a stage whose inputs changed. Before any stage runs, the
+evaluations are checked as far as they can be without their models (tasks, settings,
+exemplars), so a mistake there does not surface after hours of training; and a run
+folder that holds something other than an experiment is refused.
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from typing import Any, Callable
 
 from .. import __version__
 from ..config import to_dict
-from ..fileio import atomic_write_json, atomic_write_text
+from ..errors import TaskmixError
+from ..fileio import atomic_write_json, atomic_write_text, write_failures
 from .experiment import ExperimentConfig
 from .stages import StageRunner
+
+EXPERIMENT_FILE = "experiment.json"
 
 
 @dataclass(frozen=True)
@@ -55,12 +61,35 @@ def _load_selection(d: Path) -> tuple[Any, ...]:
     return tuple(SelectedTask(**row) for row in data["tasks"])
 
 
+def check_run_dir(run_dir: Path) -> None:
+    """A run folder is new, empty, or an earlier run of an experiment (``experiment.json``)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise TaskmixError(f"{run_dir}: exists and is not a folder")
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not (run_dir / EXPERIMENT_FILE).is_file():
+        raise TaskmixError(f"{run_dir}: holds files that are not an experiment run's; choose another --out")
+
+
+def check_evaluations(cfg: ExperimentConfig) -> dict[str, Callable[[str], Any]]:
+    """Check each evaluation without its model (the tuned one does not exist yet); the
+    task loaders that hold the tasks loaded here, by ``base``/``tuned``."""
+    from ..evaluation.preflight import prepare_eval
+
+    return {label: prepare_eval(cfg.eval_config(cfg.model, ""), check_model=label == "base")
+            for label in cfg.eval_models}
+
+
 def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) -> ExperimentResult:
     """Run (or resume) every configured stage of ``cfg``; returns where everything is."""
+    from ..quiet import quiet_libraries
+
     t0 = time.time()
     run_dir = cfg.run_dir
+    check_run_dir(run_dir)
+    loaders = check_evaluations(cfg)
+    tcfg = cfg.train_config()
+    quiet_libraries(all([tcfg.progress if tcfg else True, cfg.eval_config(cfg.model, "").progress]))
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run_dir / "experiment.json", to_dict(cfg))
+    atomic_write_json(run_dir / EXPERIMENT_FILE, to_dict(cfg))
     runner = StageRunner(run_dir, log=log)
     base = {"taskmix": __version__, "model": cfg.model}
 
@@ -90,10 +119,9 @@ def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) ->
     if cfg.train is not None:
         from ..training.loop import train
 
-        tcfg = cfg.train_config()
-
         def do_train(d: Path) -> Path:
-            return Path(train(cfg.model, mixture_dir, d / "run", tcfg).model_dir)
+            with write_failures(d / "run"):
+                return Path(train(cfg.model, mixture_dir, d / "run", tcfg).model_dir)
 
         def load_trained(d: Path) -> Path:
             from ..training import rundir
@@ -113,8 +141,9 @@ def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) ->
         upstream = tuned_key if label == "tuned" else None
         material = {**base, "upstream": upstream, "eval": {k: v for k, v in to_dict(ecfg).items() if k not in ("model", "out")}}
 
-        def do_eval(d: Path, ecfg: Any = ecfg) -> Path:
-            run_eval(ecfg)
+        def do_eval(d: Path, ecfg: Any = ecfg, label: str = label) -> Path:
+            with write_failures(d / "results"):
+                run_eval(ecfg, loader=loaders[label])
             return d / "results"
 
         folder, _ = runner.run(name, material, do_eval, lambda d: d / "results")

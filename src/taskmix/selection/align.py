@@ -56,8 +56,11 @@ class AlignConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.max_pairs < 1 or self.max_seq_length < 8:
-            raise ConfigError("epochs, batch_size, max_pairs must be >= 1 and max_seq_length >= 8")
+        for name in ("epochs", "batch_size", "max_pairs"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_seq_length < 8:
+            raise ConfigError(f"max_seq_length must be >= 8, got {self.max_seq_length}")
         if not 0 < self.lr < 1:
             raise ConfigError(f"lr must be in (0, 1), got {self.lr}")
         if self.positives not in POSITIVE_RULES:

@@ -6,9 +6,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
+from ..config import canonical_dtype
 from ..errors import ConfigError
 
-DTYPES = ("fp32", "bf16")
 SCHEDULES = ("linear", "cosine", "constant")
 BATCHING = ("bucket", "shuffle", "sequential")
 
@@ -45,7 +45,7 @@ class TrainConfig:
         lora_dropout: dropout on the LoRA input.
         lora_targets: module names that get adapters (e.g. ``q_proj``); empty means all linear layers.
         save_adapter: for LoRA runs, also save the bare adapter next to the merged model.
-        dtype: ``fp32`` or ``bf16``. bf16 keeps fp32 master weights and optimizer state and
+        dtype: ``fp32`` (or ``float32``) or ``bf16`` (or ``bfloat16``); stored as ``fp32``/``bf16``. bf16 keeps fp32 master weights and optimizer state and
             runs forward/backward under ``torch.autocast`` (bf16 matmuls); checkpoints and the
             final model are fp32.
         seed: seeds model init of LoRA weights, dropout and the data order.
@@ -79,7 +79,7 @@ class TrainConfig:
     lora_dropout: float = 0.05
     lora_targets: tuple[str, ...] = ()
     save_adapter: bool = True
-    dtype: Literal["fp32", "bf16"] = "fp32"
+    dtype: str = "fp32"
     seed: int = 0
     save_every: int = 500
     keep_checkpoints: int = 2
@@ -113,8 +113,7 @@ class TrainConfig:
                 bad(name, "must be in [0, 1)")
         if not self.adam_eps > 0:
             bad("adam_eps", "must be > 0")
-        if self.dtype not in DTYPES:
-            bad("dtype", f"must be one of {', '.join(DTYPES)}")
+        object.__setattr__(self, "dtype", canonical_dtype(self.dtype, "train config"))
         if self.schedule not in SCHEDULES:
             bad("schedule", f"must be one of {', '.join(SCHEDULES)}")
         if self.batching not in BATCHING:

@@ -11,6 +11,7 @@ micro-batch and lists the flat positions whose hidden state predicts a target to
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -19,6 +20,9 @@ from ..errors import DataError, TaskmixError
 from ..seeding import derive_seed
 
 PROMPTS_FILE = "prompts.jsonl"
+#: More than this share of examples longer than ``max_length`` is refused (their prompts
+#: would lose their start, exemplars and all); a smaller share is a warning.
+MAX_TRUNCATED_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,15 @@ def prompts_path(data: str | Path) -> Path:
     raise TaskmixError(f"{data}: no such mixture folder")
 
 
+def check_mixture(data: str | Path) -> int:
+    """Read every example of a mixture once (a malformed line is a one-line DataError
+    naming it) and return how many there are; an empty mixture is an error."""
+    n = sum(1 for _ in read_examples(data))
+    if n == 0:
+        raise TaskmixError(f"{prompts_path(data)}: the mixture is empty: no training examples")
+    return n
+
+
 def read_examples(data: str | Path) -> Iterator[TrainingExample]:
     """Stream the examples of a mixture folder or JSONL file; a bad line is a DataError."""
     path = prompts_path(data)
@@ -132,7 +145,9 @@ def tokenise(
 
     The prompt is tokenised with the tokenizer's special tokens (e.g. BOS), the target
     without. A sequence longer than ``max_length`` loses prompt tokens from its start
-    (the first prompt token, e.g. BOS, is kept); the target is never cut.
+    (the first prompt token, e.g. BOS, is kept); the target is never cut. Such cuts are
+    counted: up to :data:`MAX_TRUNCATED_SHARE` of the examples is a warning on stderr,
+    more is a one-line error (the prompts would lose their exemplars).
     """
     import numpy as np
 
@@ -177,12 +192,26 @@ def tokenise(
         flush()
     if not prompt_lens:
         raise TaskmixError("the mixture is empty: no training examples")
+    check_truncation(truncated, len(prompt_lens), max_length)
     return TokenisedData(
         ids=np.concatenate(pieces),
         offsets=np.asarray(offsets, dtype=np.int64),
         prompt_lens=np.asarray(prompt_lens, dtype=np.int32),
         n_truncated=truncated,
     )
+
+
+def check_truncation(truncated: int, total: int, max_length: int) -> None:
+    """Warn about (or, past :data:`MAX_TRUNCATED_SHARE`, refuse) examples that are cut
+    to ``max_length`` tokens."""
+    if not truncated:
+        return
+    what = (f"{truncated} of {total} training examples are longer than max_length {max_length} tokens "
+            f"and lose the start of their prompt")
+    if truncated > MAX_TRUNCATED_SHARE * total:
+        raise TaskmixError(f"{what} (more than {MAX_TRUNCATED_SHARE:.0%}); raise max_length to at least "
+                           f"the mixture's build max_length")
+    print(f"taskmix: warning: {what}", file=sys.stderr)
 
 
 def batch_plan(lengths: Any, batch_size: int, seed: int, epoch: int, batching: str, bucket_size: int) -> list[Any]:
