@@ -110,9 +110,9 @@ def test_build_cli_bad_inputs(tmp_path, capsys):
     cfg = tmp_path / "mix.yaml"
     cfg.write_text("tasks: [sst2, tweeteval/hate]\n")
     assert main(["build", "symbol", "--config", str(cfg), "--out", str(tmp_path / "m")]) != 0
-    assert "'tweeteval/hate' is in the symbol-eval suite" in err()
+    assert "'tweeteval/hate' is held out for evaluation" in err()
     assert main(["build", "symbol", "--out", str(tmp_path / "m"), "--extra-tasks", "subj"]) != 0
-    assert "'subj' is in the symbol-eval suite" in err()
+    assert "'subj' is held out for evaluation" in err()
     cfg.write_text("tasks: []\n")
     assert main(["build", "symbol", "--config", str(cfg), "--out", str(tmp_path / "m")]) != 0
     assert "tasks must name at least one task" in err()

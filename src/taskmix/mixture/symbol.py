@@ -27,9 +27,10 @@ from ..seeding import derive_seed, rng_for
 from ..training.data import TrainingExample
 from .config import MixtureConfig
 
-# Used only when the evaluation suite registry cannot be imported: the symbol-eval
-# datasets of the paper (exact names, and name prefixes ending in "_").
-FALLBACK_EVAL_TASKS = ("subj", "ade", "tweeteval/emotion", "tweeteval/hate", "tweeteval/stance_")
+# Always refused besides the symbol-eval suite's tasks (exact names, and name prefixes
+# ending in "_" or "/"): the paper's evaluation datasets, and every RAFT task (RAFT holds
+# samples of two of them, ADE and TweetEval hate).
+FALLBACK_EVAL_TASKS = ("subj", "ade", "tweeteval/hate", "tweeteval/stance_", "raft/")
 
 
 def evaluation_tasks() -> tuple[str, ...]:
@@ -43,7 +44,7 @@ def evaluation_tasks() -> tuple[str, ...]:
 
 def is_evaluation_task(name: str, eval_tasks: Sequence[str] | None = None) -> bool:
     eval_tasks = evaluation_tasks() if eval_tasks is None else eval_tasks
-    return any(name == e or (e.endswith("_") and name.startswith(e)) for e in eval_tasks)
+    return any(name == e or (e.endswith(("_", "/")) and name.startswith(e)) for e in eval_tasks)
 
 
 def check_no_evaluation_tasks(config: MixtureConfig) -> None:
@@ -51,7 +52,7 @@ def check_no_evaluation_tasks(config: MixtureConfig) -> None:
     for name in config.all_tasks:
         if is_evaluation_task(name):
             raise TaskmixError(
-                f"task {name!r} is in the symbol-eval suite and cannot be used for symbol tuning"
+                f"task {name!r} is held out for evaluation (the symbol-eval suite, RAFT) and cannot be used for symbol tuning"
             )
 
 

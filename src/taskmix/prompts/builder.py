@@ -38,7 +38,9 @@ group's queries (by uid or text). Blocks are drawn independently of the setting,
 settings of one query stay paired. A shared block is ``Prompt.prefix``, so the engine
 computes its key/value cache once. Larger blocks are cheaper but condition more queries
 on one draw of exemplars: intervals must treat a block's queries as one cluster
-(``Prompt.demo_set`` names the set).
+(``Prompt.demo_set`` names the set). A block whose own queries leave a class too few
+exemplars (leave-one-out tasks such as RAFT's, whose 50 examples are both queries and
+exemplars) is split in halves until each part can draw its set.
 
 Every prompt is made by the one composer, :mod:`taskmix.prompts.compose`.
 """
@@ -52,8 +54,8 @@ from ..errors import TaskmixError
 from ..records import ComposedPrompt, Example, Prompt, SkippedQuery, Task
 from ..seeding import derive_seed, rng_for
 from .compose import (
-    DemoRecipe, DemoSet, DrawStreams, DropFromFullest, ExemplarPool, KeepAll, compose, draw_demo_set, exclusions,
-    input_key,
+    DemoRecipe, DemoSet, DrawStreams, DropFromFullest, ExemplarPool, KeepAll, NotEnoughExemplars, compose,
+    draw_demo_set, exclusions, input_key,
 )
 from .formats import FORMAT_NAMES, answer_continuation, get_format
 
@@ -143,21 +145,22 @@ class DemoProtocol:
             return "one shared demonstration block"
         return f"demonstration blocks of {self.block_size} queries"
 
-    def blocks(self, seed: int, task: str, examples: Sequence[Example]) -> list[DemoBlock]:
-        """The demonstration blocks of ``examples``: ordered by their first query's position,
-        queries in their original order (G=1 keeps the original order)."""
+    def blocks(self, seed: int, task: str, examples: Sequence[Example]) -> Iterator[DemoBlock]:
+        """The demonstration blocks of ``examples``, made lazily: ordered by their first
+        query's position, queries in their original order (G=1 keeps the original order)."""
         n, size = len(examples), self.block_size
         if size == 1:
-            return [DemoBlock(f"q:{ex.uid}", (seed, task, ex.uid), (ex,), False) for ex in examples]
+            for ex in examples:
+                yield DemoBlock(f"q:{ex.uid}", (seed, task, ex.uid), (ex,), False)
+            return
         if size is None or size >= n:
-            return [DemoBlock("shared", (seed, task, "shared-demos"), tuple(examples), True)]
+            yield DemoBlock("shared", (seed, task, "shared-demos"), tuple(examples), True)
+            return
         order = list(range(n))
         rng_for(seed, task, "demo-blocks", size).shuffle(order)
-        groups = [sorted(order[i : i + size]) for i in range(0, n, size)]
-        blocks = [DemoBlock(f"b{j}", (seed, task, "demo-block", size, j), tuple(examples[i] for i in g), True)
-                  for j, g in enumerate(groups)]
-        first = {b.id: g[0] for b, g in zip(blocks, groups)}
-        return sorted(blocks, key=lambda b: first[b.id])
+        groups = sorted((sorted(order[i : i + size]), j) for j, i in enumerate(range(0, n, size)))
+        for members, j in groups:
+            yield DemoBlock(f"b{j}", (seed, task, "demo-block", size, j), tuple(examples[i] for i in members), True)
 
 
 @dataclass(frozen=True)
@@ -283,7 +286,7 @@ def build_prompt(
     """
     s = _setting_for(task, setting)
     pool = pool or _pool(task, options)
-    [block] = DemoProtocol(1).blocks(seed, task.name, (example,))
+    [block] = list(DemoProtocol(1).blocks(seed, task.name, (example,)))
     demos = _draw(pool, s, options, block.parts, exclusions([example]), block.id)
     out = _prompt(task, example, s, demos, options, seed, count_tokens, shared=False)
     if isinstance(out, SkippedQuery):
@@ -305,9 +308,26 @@ def iter_prompt_outcomes(
     s = _setting_for(task, setting)
     pool = _pool(task, options)
     for block in options.protocol.blocks(seed, task.name, examples):
-        demos = _draw(pool, s, options, block.parts, exclusions(block.queries), block.id)
-        for ex in block.queries:
-            yield _prompt(task, ex, s, demos, options, seed, count_tokens, block.shared)
+        for part, demos in _draw_block(pool, s, options, block):
+            for ex in part.queries:
+                yield _prompt(task, ex, s, demos, options, seed, count_tokens, part.shared)
+
+
+def _draw_block(pool: ExemplarPool, setting: Setting, options: PromptOptions,
+                block: DemoBlock) -> Iterator[tuple[DemoBlock, DemoSet]]:
+    """The demonstration set of ``block``; a block whose own queries leave a class too few
+    exemplars (a leave-one-out task, whose queries and exemplars are the same few examples)
+    is split in two halves, recursively, each drawing its own set."""
+    try:
+        yield block, _draw(pool, setting, options, block.parts, exclusions(block.queries), block.id)
+        return
+    except NotEnoughExemplars:
+        if len(block.queries) == 1:
+            raise
+    half = (len(block.queries) + 1) // 2
+    for i, queries in enumerate((block.queries[:half], block.queries[half:])):
+        yield from _draw_block(pool, setting, options,
+                               DemoBlock(f"{block.id}.{i}", block.parts + (i,), queries, block.shared))
 
 
 def iter_prompts(

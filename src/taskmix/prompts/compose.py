@@ -39,6 +39,10 @@ from .formats import FORMAT_NAMES, PromptFormat, answer_continuation, get_format
 LABEL_KINDS = ("natural", "symbols", "flipped")
 
 
+class NotEnoughExemplars(TaskmixError):
+    """A demonstration set cannot be drawn: a class has too few usable examples."""
+
+
 def input_key(example: Example) -> tuple[str, ...]:
     """Identity of an example's input text (whitespace- and case-insensitive), for
     'never show the query, or a copy of it, as an exemplar'."""
@@ -200,7 +204,7 @@ def draw_demo_set(
         picked = pool.take_exactly(g, k, streams.exemplars, exclude)
         if picked is None:
             what = f"class {task.label_space[g]!r}" if task.is_classification else "the task"
-            raise TaskmixError(
+            raise NotEnoughExemplars(
                 f"task {task.name!r}: k={k} exemplars needed but {what} has only "
                 f"{len(pool.usable(g, exclude))} usable training examples; lower --k"
             )
