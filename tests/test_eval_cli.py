@@ -69,7 +69,7 @@ def test_k_larger_than_a_class(capsys, tmp_path, task_file, fake_engine):
 
 def test_prompt_that_cannot_fit(capsys, tmp_path, task_file, fake_engine):
     one_line_error(capsys, ["eval", "--model", "x", "--tasks", str(task_file), "--max-context-tokens", "8",
-                            "--no-progress", "--out", str(tmp_path / "o")], "does not fit")
+                            "--no-progress", "--out", str(tmp_path / "o")], "no query fits")
 
 
 def test_model_path_that_does_not_exist(capsys, tmp_path, task_file):

@@ -116,8 +116,26 @@ def test_context_budget_drops_exemplars_and_reports_it(tmp_path):
     assert int(dict(s.extra)["dropped_exemplars"]) > 0
     assert any("dropped to fit" in n for n in run.notes)
     assert "Exemplars dropped to fit the context" in (tmp_path / "run" / "results.md").read_text()
-    with pytest.raises(TaskmixError, match="does not fit"):
+    with pytest.raises(TaskmixError, match="no query fits the context of 10 tokens"):
         run_eval(config(tmp_path, tasks=("toy",), max_context_tokens=10, overwrite=True), model=FakeModel(), loader=loader)
+
+
+def test_an_over_long_query_is_skipped_counted_and_reported(tmp_path):
+    from dataclasses import replace as _replace
+
+    from taskmix.records import Example, Split
+
+    toy = TASKS["toy"]
+    test = list(toy.split("test"))
+    test[3] = Example(test[3].uid, (("text", "word " * 400 + "good"),), label=1)
+    long_toy = _replace(toy, splits=(Split("train", toy.split("train")), Split("test", tuple(test))))
+    run = run_eval(config(tmp_path, tasks=("toy",), settings=("instr_labels",), max_examples=None,
+                          max_context_tokens=200, format="input_output"),
+                   model=FakeModel(), loader=lambda spec: long_toy)
+    s = run.score("toy", "instr_labels")
+    assert s.n == 9 and dict(s.extra)["skipped_queries"] == "1"
+    assert toy.split("test")[3].uid not in {p.example_uid for p in run.predictions}
+    assert any("1 queries do not fit" in n for n in run.notes)
 
 
 def test_config_validation():

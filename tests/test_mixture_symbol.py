@@ -10,7 +10,8 @@ from taskmix.cli import main
 from taskmix.errors import TaskmixError
 from taskmix.mixture.build import build_symbol_mixture, content_sha256
 from taskmix.mixture.config import DEFAULT_TASKS, MixtureConfig
-from taskmix.mixture.symbol import LengthMeter, is_evaluation_task, make_prompt, plan_task
+from taskmix.mixture.symbol import is_evaluation_task, make_prompt, plan_task
+from taskmix.prompts.compose import TokenCounter
 from taskmix.prompts.formats import FORMAT_NAMES
 from taskmix.symbols import symbol_pool
 
@@ -36,7 +37,7 @@ def test_symbol_prompt_follows_the_rules(toy_loader):
     plan = plan_task(toy_loader("toy3"), "train")
     tuning = set(symbol_pool("tuning"))
     for q in range(10):
-        p = make_prompt(plan, q, config, LengthMeter(None, 4.0))
+        p = make_prompt(plan, q, config, TokenCounter(chars_per_token=4.0))
         assert p is not None and p.kind == "symbol"
         assert p.format_name in FORMAT_NAMES
         assert "Classify" not in p.prompt  # no instruction
@@ -48,14 +49,14 @@ def test_symbol_prompt_follows_the_rules(toy_loader):
         assert 2 * 3 <= p.n_exemplars <= 10 * 3
         assert p.uid == f"toy3:{query.uid}"
     # the same query gives the same prompt; another seed gives another
-    assert make_prompt(plan, 3, config, LengthMeter(None, 4.0)) == make_prompt(plan, 3, config, LengthMeter(None, 4.0))
+    assert make_prompt(plan, 3, config, TokenCounter(chars_per_token=4.0)) == make_prompt(plan, 3, config, TokenCounter(chars_per_token=4.0))
     other = MixtureConfig(**SMALL, seed=9)
-    assert make_prompt(plan, 3, other, LengthMeter(None, 4.0)) != make_prompt(plan, 3, config, LengthMeter(None, 4.0))
+    assert make_prompt(plan, 3, other, TokenCounter(chars_per_token=4.0)) != make_prompt(plan, 3, config, TokenCounter(chars_per_token=4.0))
 
 
 def test_exemplars_per_class_shrink_to_fit_max_length(toy_loader):
     plan = plan_task(toy_loader("toy"), "train")
-    meter = LengthMeter(None, 1.0)  # one token per character: easy to reason about
+    meter = TokenCounter(chars_per_token=1.0)  # one token per character: easy to reason about
     roomy = MixtureConfig(**dict(SMALL, max_length=5000), min_exemplars_per_class=10, max_exemplars_per_class=10)
     assert make_prompt(plan, 0, roomy, meter).n_exemplars == 20
     tight = MixtureConfig(**dict(SMALL, max_length=260), min_exemplars_per_class=2, max_exemplars_per_class=10)
@@ -95,7 +96,7 @@ def test_same_config_same_bytes_and_dataset_on_disk(toy_loader, tmp_path):
 
 
 def test_max_length_too_short_is_an_error_and_leaves_nothing(toy_loader, tmp_path):
-    with pytest.raises(TaskmixError, match="max_length 20 is too short for 2 exemplar"):
+    with pytest.raises(TaskmixError, match="task .toy. yields no prompt: none of its 40 queries tried fits max_length 20 with 2 exemplar"):
         build_symbol_mixture(MixtureConfig(**dict(SMALL, max_length=20)), tmp_path / "m", load=toy_loader)
     assert not (tmp_path / "m").exists() and not list(tmp_path.iterdir())
 
@@ -109,9 +110,9 @@ def test_build_cli_bad_inputs(tmp_path, capsys):
     cfg = tmp_path / "mix.yaml"
     cfg.write_text("tasks: [sst2, tweeteval/hate]\n")
     assert main(["build", "symbol", "--config", str(cfg), "--out", str(tmp_path / "m")]) != 0
-    assert "'tweeteval/hate' is in the symbol-eval suite" in err()
+    assert "'tweeteval/hate' is held out for evaluation" in err()
     assert main(["build", "symbol", "--out", str(tmp_path / "m"), "--extra-tasks", "subj"]) != 0
-    assert "'subj' is in the symbol-eval suite" in err()
+    assert "'subj' is held out for evaluation" in err()
     cfg.write_text("tasks: []\n")
     assert main(["build", "symbol", "--config", str(cfg), "--out", str(tmp_path / "m")]) != 0
     assert "tasks must name at least one task" in err()

@@ -207,7 +207,8 @@ def _check_mixture_row(row: dict, task: Task) -> None:
        kind=st.sampled_from(["", "integer", "letters", "word"]))
 def test_mixture_prompt_maps_each_class_to_one_tuning_symbol(seed, query, three, share, kind):
     from taskmix.mixture.config import MixtureConfig
-    from taskmix.mixture.symbol import LengthMeter, make_prompt, plan_task
+    from taskmix.mixture.symbol import make_prompt, plan_task
+    from taskmix.prompts.compose import TokenCounter
     from tests.plugins.training import make_tiny_task
 
     task = make_tiny_task("toy3", n=45, labels=("entailment", "neutral", "contradiction"), two_fields=True) if three \
@@ -215,7 +216,7 @@ def test_mixture_prompt_maps_each_class_to_one_tuning_symbol(seed, query, three,
     config = MixtureConfig(tasks=(task.name,), per_task_cap=50, max_length=2000, seed=seed, instruction_share=share,
                            symbol_kind=kind)
     plan = plan_task(task, "train")
-    p = make_prompt(plan, query, config, LengthMeter(None, 4.0))
+    p = make_prompt(plan, query, config, TokenCounter(chars_per_token=4.0))
     assert p is not None
     row = p.to_json()
     _check_mixture_row(row, task)
@@ -264,7 +265,8 @@ def test_built_mixture_from_real_tasks_shows_no_evaluation_symbol(mirror_data_ro
        texts=st.lists(st.sampled_from(["red", "green", "blue", "cyan"]), min_size=24, max_size=24))
 def test_mixture_query_input_is_never_its_own_exemplar(seed, labels, texts):
     from taskmix.mixture.config import MixtureConfig
-    from taskmix.mixture.symbol import LengthMeter, make_prompt, plan_task
+    from taskmix.mixture.symbol import make_prompt, plan_task
+    from taskmix.prompts.compose import TokenCounter
 
     examples = tuple(Example(f"d{i}", (("sentence", t),), label=lab) for i, (t, lab) in enumerate(zip(texts, labels)))
     assume(len(set(labels)) == 2)
@@ -272,7 +274,7 @@ def test_mixture_query_input_is_never_its_own_exemplar(seed, labels, texts):
     config = MixtureConfig(tasks=("dups",), max_length=4000, seed=seed, min_exemplars_per_class=2, max_exemplars_per_class=4)
     plan = plan_task(task, "train")
     for q in range(len(examples)):
-        p = make_prompt(plan, q, config, LengthMeter(None, 4.0))
+        p = make_prompt(plan, q, config, TokenCounter(chars_per_token=4.0))
         assert p is not None
         query_input = get_format(p.format_name).render_input(examples[q].fields)
         assert p.prompt.count(query_input) == 1, (q, p.prompt)

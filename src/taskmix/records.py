@@ -1,6 +1,7 @@
 """Typed, frozen records that cross every stage boundary.
 
-load -> :class:`Task` / :class:`Example`; format -> :class:`Prompt`;
+load -> :class:`Task` / :class:`Example`; compose -> :class:`ComposedPrompt` (made of
+:class:`Segment` spans) -> :class:`Prompt` (evaluation) or a training example (tuning);
 evaluate -> :class:`LoglikelihoodRequest` / :class:`GenerateRequest` ->
 :class:`LoglikelihoodResult`; report -> :class:`Score`.
 
@@ -139,6 +140,69 @@ class Prompt:
     label_map: tuple[tuple[str, str], ...] = ()  # natural label -> shown label (symbol or word)
     dropped_exemplars: int = 0
     seed: int = 0
+    demo_set: str = ""  # id of the demonstration set (queries sharing it are one cluster)
+
+
+#: Kinds of :class:`Segment`, in the order they can appear in a prompt.
+SEGMENT_KINDS = ("instruction", "exemplar_input", "exemplar_label", "query_input", "answer")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A character span ``text[start:end]`` of a composed prompt and what it holds.
+
+    kind: one of :data:`SEGMENT_KINDS`. ``exemplar_label`` spans hold the label as it is
+        continued after the output prefix, leading space included (``" positive"``); the
+        ``answer`` span is empty and sits at the end of the prompt, where the query's label
+        would follow.
+    label_class: for ``exemplar_label`` and ``answer``, the class index (into the task's
+        label space) of that example; ``None`` for free-form tasks and other kinds.
+    inferable: for ``exemplar_label``, whether an exemplar of the same class appears
+        earlier in the prompt, so that the context fully determines this label; the first
+        appearance of each class is never inferable.
+    """
+
+    kind: str
+    start: int
+    end: int
+    label_class: int | None = None
+    inferable: bool = False
+
+
+@dataclass(frozen=True)
+class ComposedPrompt:
+    """A query written with its demonstration set, as made by :mod:`taskmix.prompts.compose`.
+
+    ``text`` ends where the query's label would follow; ``text[:prefix_end]`` is the
+    demonstration block (instruction and exemplars), shared by every query of the same
+    ``demo_set``. ``shown_labels[c]`` is the label shown for class ``c`` (a symbol, the
+    natural word, or the other word when flipped); empty for free-form tasks.
+    ``dropped_exemplars`` counts exemplars left out to fit a length budget.
+    """
+
+    text: str
+    segments: tuple[Segment, ...]
+    prefix_end: int
+    demo_set: str
+    query_uid: str
+    format_name: str
+    exemplar_uids: tuple[str, ...]
+    shown_labels: tuple[str, ...]
+    dropped_exemplars: int = 0
+
+    @property
+    def prefix(self) -> str:
+        return self.text[: self.prefix_end]
+
+
+@dataclass(frozen=True)
+class SkippedQuery:
+    """A query left out because its prompt cannot fit the length budget (counted, reported)."""
+
+    task: str
+    setting: str
+    example_uid: str
+    reason: str
 
 
 @dataclass(frozen=True)

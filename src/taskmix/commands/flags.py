@@ -8,7 +8,7 @@ it is not given, so the config (its default, or a YAML file) decides. Flag spell
 * ``--<field-name>`` (underscores as dashes), or the name given in ``rename``;
 * a ``bool`` field that defaults to false: ``--<name>`` turns it on; one that defaults
   to true: ``--no-<name>`` turns it off;
-* a tuple of strings: one comma-separated value (``--tasks a,b``);
+* a tuple of strings or integers: one comma-separated value (``--tasks a,b``, ``--seeds 0,1``);
 * ``dtype``: any spelling the configs accept (``fp32``/``float32``, ``bf16``/``bfloat16``).
 """
 
@@ -26,6 +26,14 @@ from ..config import DTYPE_SPELLINGS, field_docs
 def csv_list(text: str) -> tuple[str, ...]:
     """``"a, b,,c"`` -> ``("a", "b", "c")`` (an empty or all-comma text gives ``()``)."""
     return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def csv_ints(text: str) -> tuple[int, ...]:
+    """``"0,1, 2"`` -> ``(0, 1, 2)``; anything else is a usage error."""
+    try:
+        return tuple(int(t) for t in csv_list(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
 def _default(field: dataclasses.Field) -> Any:
@@ -82,8 +90,9 @@ def add_config_flags(
         elif typing.get_origin(tp) is typing.Literal:
             kwargs["choices"] = typing.get_args(tp)
         elif typing.get_origin(tp) in (tuple, list):
-            kwargs["type"] = csv_list
-            kwargs["metavar"] = "A,B"
+            ints = typing.get_args(tp)[:1] == (int,)
+            kwargs["type"] = csv_ints if ints else csv_list
+            kwargs["metavar"] = "N,M" if ints else "A,B"
         elif tp in (int, float, str):
             kwargs["type"] = tp
         if default not in (None, "", ()):

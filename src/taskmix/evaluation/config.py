@@ -15,6 +15,8 @@ from ..prompts.formats import get_format
 #: How ``run_key`` spells a dtype: as before both spellings were accepted, so that the
 #: same evaluation keeps its key (and its run folder) across versions.
 _KEY_DTYPE = {"fp32": "float32", "bf16": "bfloat16"}
+#: Queries per demonstration set when ``block_size`` is not given (1: fresh exemplars per query).
+DEFAULT_BLOCK_SIZE = 1
 #: Fields that do not change results: a rerun differing only in these is the same run.
 OUTPUT_ONLY_FIELDS = ("out", "overwrite", "batch_size", "plots", "progress")
 
@@ -33,9 +35,18 @@ class EvalConfig:
     k: exemplars per class (classification) or in total (free-form); 0 for zero-shot.
     max_examples: evaluated examples per task (a seeded sample of the test split); ``None`` for all.
     seed: the seed of every random choice (examples, exemplars, formats, symbols, bootstrap).
+    seeds: evaluate each of these seeds (evaluated examples and demonstration sets drawn
+        per seed) and pool them; ``()`` evaluates ``seed`` alone. Runs with the same seeds
+        see byte-identical prompts, so they compare pair by pair.
     out: the run folder (results.json, results.md, predictions.jsonl, plots).
-    shared_demos: one demonstration block per (task, setting, seed) instead of fresh
-        exemplars per query (cheaper; more variance between seeds).
+    block_size: queries per demonstration set: 1 gives every query fresh exemplars; G deals
+        the queries of a (task, setting) in a seeded order into groups of G that share one
+        demonstration block (exemplars, format, symbol mapping), whose key/value cache the
+        engine computes once; ``None`` uses the default (``DEFAULT_BLOCK_SIZE``). Intervals
+        treat a block's queries as one cluster.
+    shared_demos: one demonstration block for all queries of a (task, setting, seed), the
+        same as a block size at least the number of queries (cheapest; all results rest
+        on one draw of exemplars). Conflicts with ``block_size``.
     dtype: model weights dtype: ``fp32`` (or ``float32``) or ``bf16`` (or ``bfloat16``);
         stored as ``fp32``/``bf16``.
     batch_size: requests per forward pass (engine option; does not change results).
@@ -60,7 +71,9 @@ class EvalConfig:
     k: int = 4
     max_examples: int | None = 100
     seed: int = 0
+    seeds: tuple[int, ...] = ()
     out: str = ""
+    block_size: int | None = None
     shared_demos: bool = False
     dtype: str = "fp32"
     batch_size: int = 8
@@ -106,13 +119,40 @@ class EvalConfig:
             raise ConfigError(f"eval: max_context_tokens too small ({self.max_context_tokens})")
         if self.max_new_tokens < 1:
             raise ConfigError(f"eval: max_new_tokens must be at least 1, got {self.max_new_tokens}")
+        if self.block_size is not None and self.block_size < 1:
+            raise ConfigError(f"eval: block_size must be at least 1, got {self.block_size}")
+        if self.block_size is not None and self.shared_demos:
+            raise ConfigError("eval: block_size and shared_demos conflict (shared demos are one block for all "
+                              "queries); give one of them")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"eval: seeds must not repeat a seed, got {', '.join(map(str, self.seeds))}")
+        if any(s < 0 for s in self.seeds):
+            raise ConfigError("eval: seeds must be 0 or more")
         if self.bootstrap_samples < 100:
             raise ConfigError(f"eval: bootstrap_samples must be at least 100, got {self.bootstrap_samples}")
 
+    @property
+    def effective_block_size(self) -> int | None:
+        """Queries per demonstration set as run: ``None`` for one shared block."""
+        if self.shared_demos:
+            return None
+        return DEFAULT_BLOCK_SIZE if self.block_size is None else self.block_size
+
+    @property
+    def run_seeds(self) -> tuple[int, ...]:
+        """The seeds evaluated, in order."""
+        return self.seeds or (self.seed,)
+
     def run_key(self) -> str:
-        """A hash of everything that changes results (not output options)."""
+        """A hash of everything that changes results (not output options). Runs made before
+        blocks and seeds existed (fresh exemplars or shared demos, one seed) keep their key."""
         data = {k: v for k, v in to_dict(self).items() if k not in OUTPUT_ONLY_FIELDS}
         data["dtype"] = _KEY_DTYPE[self.dtype]
+        data.pop("block_size", None)
+        if self.effective_block_size not in (1, None):
+            data["block_size"] = self.effective_block_size
+        if not data.get("seeds"):
+            data.pop("seeds", None)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode("utf-8")).hexdigest()[:16]
 
 

@@ -12,12 +12,11 @@ the context?) is left for later.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 from ..errors import ConfigError, TaskmixError
 from ..fileio import temp_siblings
 from ..records import Task
-from . import runner
 from .config import EvalConfig
 from .plots import PLOT_FILES
 from .results import MARKDOWN_FILE, PREDICTIONS_FILE, RESULTS_FILE, read_results
@@ -68,8 +67,11 @@ def caching_loader(config: EvalConfig, loader: Callable[[str], Task] | None = No
     return load
 
 
-def check_plan(planned: list[runner.PlannedTask], config: EvalConfig) -> None:
-    """Something is left to evaluate, and every (task, setting) can make its first prompt."""
+def check_plan(planned: Sequence[Any], config: EvalConfig) -> None:
+    """Something is left to evaluate, and every (task, setting) of ``planned`` (the
+    runner's ``PlannedTask`` records) can make its first prompt."""
+    from . import runner  # the runner may call this check too
+
     if not any(pt.settings for pt in planned):
         skipped = "; ".join(f"{pt.task.name}: {', '.join(pt.skipped)}" for pt in planned if pt.skipped)
         raise TaskmixError(
@@ -89,6 +91,8 @@ def prepare_eval(
     and return the loader that holds the tasks loaded for the checks: pass it to
     :func:`~taskmix.evaluation.runner.run_eval`. ``check_model=False`` skips the model
     (when it does not exist yet: the tuned model of an experiment)."""
+    from . import runner  # at call time: tests replace the runner's model functions
+
     if config.out:
         runner.check_out_dir(config)
         check_out_folder(config.out)

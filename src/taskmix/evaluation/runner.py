@@ -28,9 +28,9 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..config import to_dict
 from ..errors import TaskmixError
-from ..records import Example, GenerateRequest, LoglikelihoodRequest, Prompt, Score, Task
+from ..records import Example, GenerateRequest, LoglikelihoodRequest, Prompt, Score, SkippedQuery, Task
 from ..seeding import derive_seed, rng_for
-from ..prompts.builder import SETTING_NAMES, PromptOptions, iter_prompts, setting_applies
+from ..prompts.builder import SETTING_NAMES, PromptOptions, iter_prompt_outcomes, iter_prompts, setting_applies
 from .config import EvalConfig
 from .distributed import barrier, init_world, my_prompt_count, score_stream
 from .results import (
@@ -76,7 +76,7 @@ def plan_tasks(config: EvalConfig, loader: Callable[[str], Task] | None = None) 
         options = PromptOptions(
             k=entry.k if entry.k is not None else config.k,
             format=entry.format or config.format,
-            shared_demos=config.shared_demos,
+            block_size=config.effective_block_size,
         )
         planned.append(PlannedTask(task, options, settings, skipped))
     return planned
@@ -157,6 +157,13 @@ def context_budget(model: Any, config: EvalConfig) -> int | None:
     return DEFAULT_CONTEXT
 
 
+def _options(pt: PlannedTask, config: EvalConfig, count_tokens: Callable[[str], int] | None,
+             budget: int | None) -> PromptOptions:
+    free = not pt.task.is_classification
+    limit = budget - config.max_new_tokens if (free and budget) else budget
+    return replace(pt.options, max_tokens=limit if count_tokens else None)
+
+
 def iter_prompt_set(
     pt: PlannedTask,
     examples: Sequence[Example],
@@ -165,11 +172,29 @@ def iter_prompt_set(
     count_tokens: Callable[[str], int] | None,
     budget: int | None,
 ) -> Iterator[Prompt]:
-    """One (task, setting)'s prompts, exactly as the evaluation scores them, made lazily."""
-    free = not pt.task.is_classification
-    limit = budget - config.max_new_tokens if (free and budget) else budget
-    options = replace(pt.options, max_tokens=limit if count_tokens else None)
+    """One (task, setting, seed)'s prompts, exactly as the evaluation scores them, made
+    lazily (``config.seed``); a query that cannot fit is an error here (exports)."""
+    options = _options(pt, config, count_tokens, budget)
     return iter_prompts(pt.task, tuple(examples), setting, options, config.seed, count_tokens)
+
+
+def iter_scored_prompts(
+    pt: PlannedTask,
+    examples: Sequence[Example],
+    setting: str,
+    config: EvalConfig,
+    count_tokens: Callable[[str], int] | None,
+    budget: int | None,
+    skipped: list[SkippedQuery],
+) -> Iterator[Prompt]:
+    """The prompts the evaluation scores for one (task, setting, seed): a query whose
+    prompt cannot fit the budget is left out and appended to ``skipped``."""
+    options = _options(pt, config, count_tokens, budget)
+    for out in iter_prompt_outcomes(pt.task, tuple(examples), setting, options, config.seed, count_tokens):
+        if isinstance(out, SkippedQuery):
+            skipped.append(out)
+        else:
+            yield out
 
 
 def build_prompt_sets(
@@ -245,9 +270,11 @@ def _prediction(p: Prompt, correct: bool, **kw: Any) -> Prediction:
     )
 
 
-def summarize(task: str, setting: str, correct: Sequence[int], dropped: Sequence[int], metric: str) -> Score:
+def summarize(task: str, setting: str, correct: Sequence[int], dropped: Sequence[int], metric: str,
+              skipped: int = 0) -> Score:
     """Accuracy with a Wilson 95% interval, plus dropped-exemplar counts; ``correct`` and
-    ``dropped`` hold, per prompt, 1/0 and the number of exemplars dropped."""
+    ``dropped`` hold, per prompt, 1/0 and the number of exemplars dropped; ``skipped``
+    counts queries left out because they do not fit."""
     n = len(correct)
     hits = int(sum(correct))
     lo, hi = wilson_interval(hits, n)
@@ -256,7 +283,7 @@ def summarize(task: str, setting: str, correct: Sequence[int], dropped: Sequence
         ("interval", "wilson"),
         ("dropped_exemplars", str(sum(dropped))),
         ("prompts_with_dropped", str(sum(1 for d in dropped if d))),
-    )
+    ) + ((("skipped_queries", str(skipped)),) if skipped else ())
     return Score(task, setting, n, hits, hits / n if n else 0.0, lo, hi, extra)
 
 
@@ -313,7 +340,11 @@ def run_eval(
     if model is None:
         check_model_spec(config.model)
     planned = plan_tasks(config, loader)
-    work = [(pt, eval_examples(pt.task, config)) for pt in planned]
+    seed_configs = [replace(config, seed=seed) for seed in config.run_seeds]
+    work = [(pt, [eval_examples(pt.task, c) for c in seed_configs]) for pt in planned]
+    if not any(pt.settings for pt in planned):
+        raise TaskmixError("eval: no setting applies to any task, nothing to evaluate "
+                           f"({'; '.join(f'{pt.task.name}: {s}' for pt in planned for s in pt.skipped)})")
     t_tasks = time.perf_counter()
     if model is None:
         model = load_eval_model(config)
@@ -325,38 +356,55 @@ def run_eval(
         for s in pt.skipped:
             notes.append(f"{pt.task.name}: setting {s} does not apply (skipped)")
 
-    sizes = [len(examples) for pt, examples in work for _ in pt.settings]  # one prompt per example
+    sizes = [len(ex) for pt, per_seed in work for _ in pt.settings for ex in per_seed]  # one prompt per example
     total = my_prompt_count(sizes, CHUNK_PROMPTS, world)
     scores: list[Score] = []
     outcomes: dict[tuple[str, str], Sequence[int]] = {}
     kept: list[Prediction] = []  # only when there is no run folder to stream into
+    skipped: list[SkippedQuery] = []
+    n_predictions = 0
     timer = _Stopwatch()
     first_chunk = 0  # chunks are numbered over the whole run, as in one process
     with ExitStack() as stack:
         writer = stack.enter_context(PredictionWriter(config.out)) if write and world.is_main else None
         bar = stack.enter_context(_progress(total, config.progress and world.is_main, "eval"))
-        for pt, examples in work:
+        for pt, per_seed in work:
             for setting in pt.settings:
-                prompts = timer.timed(iter_prompt_set(pt, examples, setting, config, count_tokens, budget))
                 correct = bytearray()  # 1/0 per prompt: one byte each is all that stays in memory
                 dropped = array("I")  # exemplars dropped per prompt
-                for preds in score_stream(prompts, CHUNK_PROMPTS, lambda c: score_prompts(model, c, config, bar),
-                                          world, first_chunk):
-                    correct.extend(p.correct for p in preds)
-                    dropped.extend(p.dropped_exemplars for p in preds)
-                    if writer is not None:
-                        writer.add(preds)
-                    elif not write:
-                        kept.extend(preds)
-                first_chunk += -(-len(correct) // CHUNK_PROMPTS)
+                cell_skipped = len(skipped)
+                for seed_config, examples in zip(seed_configs, per_seed):
+                    prompts = timer.timed(iter_scored_prompts(pt, examples, setting, seed_config, count_tokens,
+                                                              budget, skipped))
+                    n_before = len(correct)
+                    for preds in score_stream(prompts, CHUNK_PROMPTS,
+                                              lambda c: score_prompts(model, c, config, bar), world, first_chunk):
+                        correct.extend(p.correct for p in preds)
+                        dropped.extend(p.dropped_exemplars for p in preds)
+                        if writer is not None:
+                            writer.add(preds)
+                        elif not write:
+                            kept.extend(preds)
+                    first_chunk += -(-(len(correct) - n_before) // CHUNK_PROMPTS)
+                cell_skipped = len(skipped) - cell_skipped
+                if cell_skipped:
+                    bar.update(cell_skipped)
+                    notes.append(f"{pt.task.name} / {setting}: {cell_skipped} queries do not fit the context of "
+                                 f"{budget} tokens even with one exemplar per class (left out)")
+                if not correct:
+                    continue
+                n_predictions += len(correct)
                 metric = "accuracy" if pt.task.is_classification else "exact_match"
-                scores.append(summarize(pt.task.name, setting, correct, dropped, metric))
+                scores.append(summarize(pt.task.name, setting, correct, dropped, metric, cell_skipped))
                 outcomes[(pt.task.name, setting)] = correct
     t_infer = time.perf_counter()
+    if not scores:
+        raise TaskmixError(f"eval: no query fits the context of {budget} tokens even with one exemplar per class; "
+                           f"nothing was evaluated (raise --max-context-tokens or lower --k)")
     if writer is not None:
         predictions: Sequence[Prediction] = writer.stored()
     elif write:  # another process of the world: the main one writes them
-        predictions = StoredPredictions(Path(config.out) / PREDICTIONS_FILE, sum(sizes))
+        predictions = StoredPredictions(Path(config.out) / PREDICTIONS_FILE, n_predictions)
     else:
         predictions = tuple(kept)
     averages = average_scores(scores, outcomes, config)

@@ -26,7 +26,8 @@ from ..fileio import atomic_write_json, default_dir_mode, temp_siblings
 from ..records import Task
 from ..training.data import PROMPTS_FILE
 from .config import MixtureConfig
-from .symbol import LengthMeter, TaskStats, check_no_evaluation_tasks, mixture_prompts
+from ..prompts.compose import TokenCounter
+from .symbol import TaskStats, check_no_evaluation_tasks, mixture_prompts
 
 MANIFEST_FILE = "manifest.json"
 DATASET_DIR = "dataset"
@@ -95,7 +96,7 @@ def build_symbol_mixture(
             from ..catalogue import load_task as load
     if tokenizer is None:
         tokenizer = _tokenizer_for(config.tokenizer)
-    measure = LengthMeter(tokenizer, config.chars_per_token)
+    counter = TokenCounter(tokenizer, chars_per_token=config.chars_per_token)
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     # a build killed earlier left its temp folder: nothing in it is reused (builds are cheap to redo)
@@ -108,7 +109,7 @@ def build_symbol_mixture(
         digest = hashlib.sha256()
         n = 0
         with (tmp / PROMPTS_FILE).open("wb") as f:
-            for prompt in mixture_prompts(config, load, measure, stats):
+            for prompt in mixture_prompts(config, load, counter, stats):
                 line = (json.dumps(prompt.to_json(), ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
                 f.write(line)
                 digest.update(line)

@@ -13,19 +13,24 @@ only on the config and the task data, never on the order tasks are processed in.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 from ..errors import TaskmixError
+from ..prompts.compose import (
+    DemoRecipe, DemoSet, DrawStreams, ExemplarPool, Fits, ShrinkEveryClass, TokenCounter, compose, draw_demo_set,
+    exclusions,
+)
+from ..prompts.formats import FORMAT_NAMES, answer_continuation
 from ..records import Example, Task
 from ..seeding import derive_seed, rng_for
 from ..training.data import TrainingExample
 from .config import MixtureConfig
 
-# Used only when the evaluation suite registry cannot be imported: the symbol-eval
-# datasets of the paper (exact names, and name prefixes ending in "_").
-FALLBACK_EVAL_TASKS = ("subj", "ade", "tweeteval/emotion", "tweeteval/hate", "tweeteval/stance_")
+# Always refused besides the symbol-eval suite's tasks (exact names, and name prefixes
+# ending in "_" or "/"): the paper's evaluation datasets, and every RAFT task (RAFT holds
+# samples of two of them, ADE and TweetEval hate).
+FALLBACK_EVAL_TASKS = ("subj", "ade", "tweeteval/hate", "tweeteval/stance_", "raft/")
 
 
 def evaluation_tasks() -> tuple[str, ...]:
@@ -39,7 +44,7 @@ def evaluation_tasks() -> tuple[str, ...]:
 
 def is_evaluation_task(name: str, eval_tasks: Sequence[str] | None = None) -> bool:
     eval_tasks = evaluation_tasks() if eval_tasks is None else eval_tasks
-    return any(name == e or (e.endswith("_") and name.startswith(e)) for e in eval_tasks)
+    return any(name == e or (e.endswith(("_", "/")) and name.startswith(e)) for e in eval_tasks)
 
 
 def check_no_evaluation_tasks(config: MixtureConfig) -> None:
@@ -47,125 +52,87 @@ def check_no_evaluation_tasks(config: MixtureConfig) -> None:
     for name in config.all_tasks:
         if is_evaluation_task(name):
             raise TaskmixError(
-                f"task {name!r} is in the symbol-eval suite and cannot be used for symbol tuning"
+                f"task {name!r} is held out for evaluation (the symbol-eval suite, RAFT) and cannot be used for symbol tuning"
             )
 
 
-class LengthMeter:
-    """Counts tokens with a tokenizer, or estimates them as characters / chars_per_token."""
-
-    def __init__(self, tokenizer: object | None, chars_per_token: float):
-        self.tokenizer = tokenizer
-        self.chars_per_token = chars_per_token
-
-    def __call__(self, texts: Sequence[str]) -> list[int]:
-        if self.tokenizer is None:
-            return [int(-(-len(t) // self.chars_per_token)) for t in texts]
-        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
-
-
-@dataclass(frozen=True)
-class TaskPlan:
-    """A tuning task ready for prompting: its examples grouped by label."""
-
-    task: Task
-    examples: tuple[Example, ...]
-    by_label: tuple[tuple[int, ...], ...]  # label -> indices into examples
-    input_keys: tuple[tuple[str, ...], ...] = ()  # per example: its normalised input text
-
-
-def plan_task(task: Task, split: str) -> TaskPlan:
-    """Check that ``task`` can be symbol-tuned and group its ``split`` by label."""
+def plan_task(task: Task, split: str) -> ExemplarPool:
+    """Check that ``task`` can be symbol-tuned and group its ``split``'s labelled examples
+    by class: the pool that gives both queries and exemplars."""
     if not task.is_classification:
         raise TaskmixError(f"task {task.name!r} is not a classification task; symbol tuning needs labels")
     if not task.has_split(split):
         raise TaskmixError(f"task {task.name!r} has no {split!r} split (has: {', '.join(task.split_names)})")
-    examples = tuple(e for e in task.split(split) if e.label is not None)
-    if not examples:
+    pool = ExemplarPool(task, split)
+    if not pool.examples:
         raise TaskmixError(f"task {task.name!r}: the {split!r} split has no labelled examples")
-    by_label: list[list[int]] = [[] for _ in task.label_space or ()]
-    for i, e in enumerate(examples):
-        if not 0 <= e.label < len(by_label):
-            raise TaskmixError(f"task {task.name!r}: example {e.uid} has label {e.label} outside the label space")
-        by_label[e.label].append(i)
-    from ..prompts.builder import input_key
-
-    keys = tuple(input_key(e) for e in examples)
-    return TaskPlan(task, examples, tuple(tuple(ix) for ix in by_label), keys)
+    return pool
 
 
-def _format(rng: random.Random, names: Sequence[str]):  # -> PromptFormat
-    from ..prompts.formats import choose_format, get_format
+def recipe_for(config: MixtureConfig, instruction_kind: bool) -> DemoRecipe:
+    """The demonstration recipe of a symbol prompt (or, with ``instruction_kind``, of an
+    instruction-tuning prompt: the instruction first, natural labels)."""
+    return DemoRecipe(
+        per_class=(config.min_exemplars_per_class, config.max_exemplars_per_class),
+        exact=False,
+        labels="natural" if instruction_kind else "symbols",
+        instruction=instruction_kind,
+        formats=config.formats or FORMAT_NAMES,
+        symbol_pool="tuning",
+        symbol_kind=config.symbol_kind or None,
+    )
 
-    if names:
-        return get_format(names[rng.randrange(len(names))])
-    return choose_format(rng)
 
-
-def make_prompt(
-    plan: TaskPlan, query_index: int, config: MixtureConfig, measure: LengthMeter
-) -> TrainingExample | None:
-    """The training prompt for one query, or ``None`` if even the minimum does not fit."""
-    from ..prompts.builder import input_key
-    from ..prompts.formats import answer_continuation, join_prompt
-    from ..symbols import sample_symbols
-
-    task = plan.task
-    query = plan.examples[query_index]
-    rng = rng_for(config.seed, "symbol-mixture", task.name, query.uid)
-    labels_natural = tuple(task.label_space or ())
-    instruction_kind = rng.random() < config.instruction_share
-    fmt = _format(rng, config.formats)
-    if instruction_kind:
-        shown = labels_natural
-        instruction = task.instruction
-    else:
-        shown = sample_symbols("tuning", len(labels_natural), rng, exclude=labels_natural,
-                               kind=config.symbol_kind or None)
-        instruction = ""
-    k = rng.randint(config.min_exemplars_per_class, config.max_exemplars_per_class)
-    # never the query itself, nor another example with the same input text
-    keys = plan.input_keys or tuple(input_key(e) for e in plan.examples)
-    query_key = keys[query_index]
-    draws: list[list[int]] = []
-    for indices in plan.by_label:
-        pool = [i for i in indices if i != query_index and keys[i] != query_key]
-        draws.append(rng.sample(pool, min(k, len(pool))))
-    if not any(draws):
-        return None
-    order_seed = derive_seed(config.seed, "symbol-mixture-order", task.name, query.uid)
-
-    query_text = fmt.render_query(query.fields)
-    target = answer_continuation(shown[query.label])
-    rendered = {i: fmt.render_example(plan.examples[i].fields, shown[plan.examples[i].label])
-                for d in draws for i in d}
-    lengths = dict(zip(rendered, measure(list(rendered.values()))))
-    sep = measure([fmt.example_sep])[0]
-    fixed = sum(measure([query_text, target] + ([instruction] if instruction else [])))
+def length_check(counter: TokenCounter, max_length: int, demos: DemoSet, query: Example, target: str) -> Fits:
+    """``fits(rendered, text)`` for a tuning prompt: a cheap estimate from the parts' token
+    counts first (each exemplar counted once), then the whole ``text + target``."""
+    fmt = demos.format
+    sep = counter(fmt.example_sep)
+    instruction = demos.instruction
+    fixed = sum(counter.many([fmt.render_query(query.fields), target] + ([instruction] if instruction else [])))
     fixed += sep if instruction else 0
+    lengths: dict[str, int] = {}
 
-    for per_class in range(k, config.min_exemplars_per_class - 1, -1):
-        chosen = [i for d in draws for i in d[:per_class]]
-        estimate = fixed + sum(lengths[i] + sep for i in chosen)
-        if estimate > config.max_length:
-            continue
-        random.Random(order_seed).shuffle(chosen)
-        text = join_prompt(fmt, instruction, [rendered[i] for i in chosen], query_text)
-        if measure([text + target])[0] > config.max_length:
-            continue
-        return TrainingExample(
-            prompt=text,
-            target=target,
-            task=task.name,
-            uid=f"{task.name}:{query.uid}",
-            kind="instruction" if instruction_kind else "symbol",
-            format_name=fmt.name,
-            n_exemplars=len(chosen),
-        )
-    return None
+    def fits(rendered: Sequence[str], text: str) -> bool:
+        new = [r for r in dict.fromkeys(rendered) if r not in lengths]
+        lengths.update(zip(new, counter.many(new)))
+        if fixed + sum(lengths[r] + sep for r in rendered) > max_length:
+            return False
+        return counter(text + target) <= max_length
+
+    return fits
 
 
-GIVE_UP_AFTER = 200
+def make_prompt(pool: ExemplarPool, query_index: int, config: MixtureConfig, counter: TokenCounter) -> TrainingExample | None:
+    """The training prompt for one query, or ``None`` if even the minimum does not fit."""
+    task = pool.task
+    query = pool.examples[query_index]
+    rng = rng_for(config.seed, "symbol-mixture", task.name, query.uid)
+    instruction_kind = rng.random() < config.instruction_share
+    streams = DrawStreams(rng, rng, rng, derive_seed(config.seed, "symbol-mixture-order", task.name, query.uid))
+    demos = draw_demo_set(pool, recipe_for(config, instruction_kind), streams, exclusions([query]), f"q:{query.uid}")
+    if demos.size == 0:
+        return None
+    target = answer_continuation(demos.shown[query.label])
+    fit = ShrinkEveryClass(length_check(counter, config.max_length, demos, query, target),
+                           config.min_exemplars_per_class)
+    composed = compose(task, query, demos, fit)
+    if composed is None:
+        return None
+    return TrainingExample(
+        prompt=composed.text,
+        target=target,
+        task=task.name,
+        uid=f"{task.name}:{query.uid}",
+        kind="instruction" if instruction_kind else "symbol",
+        format_name=composed.format_name,
+        n_exemplars=len(composed.exemplar_uids),
+        segments=composed.segments,
+    )
+
+
+#: A task none of whose first this many queries fits is given up (the setting is impossible).
+GIVE_UP_AFTER = 1000
 
 
 @dataclass
@@ -178,14 +145,17 @@ class TaskStats:
     instruction: int = 0
 
 
-def task_prompts(plan: TaskPlan, config: MixtureConfig, measure: LengthMeter, stats: TaskStats) -> Iterator[TrainingExample]:
-    """Stream up to ``per_task_cap`` prompts of one task, queries in seeded order."""
-    order = list(range(len(plan.examples)))
-    rng_for(config.seed, "symbol-mixture-queries", plan.task.name).shuffle(order)
+def task_prompts(pool: ExemplarPool, config: MixtureConfig, counter: TokenCounter,
+                 stats: TaskStats) -> Iterator[TrainingExample]:
+    """Stream up to ``per_task_cap`` prompts of one task, queries in seeded order. A query
+    whose prompt cannot fit is skipped and counted; a task that yields no prompt at all
+    is a one-line error naming it."""
+    order = list(range(len(pool.examples)))
+    rng_for(config.seed, "symbol-mixture-queries", pool.task.name).shuffle(order)
     for q in order:
         if stats.written >= config.per_task_cap:
             break
-        prompt = make_prompt(plan, q, config, measure)
+        prompt = make_prompt(pool, q, config, counter)
         if prompt is None:
             stats.skipped_too_long += 1
             if stats.written == 0 and stats.skipped_too_long >= GIVE_UP_AFTER:
@@ -199,20 +169,21 @@ def task_prompts(plan: TaskPlan, config: MixtureConfig, measure: LengthMeter, st
         yield prompt
     if stats.written == 0:
         raise TaskmixError(
-            f"task {plan.task.name!r}: max_length {config.max_length} is too short for "
-            f"{config.min_exemplars_per_class} exemplar(s) per class; raise max_length"
+            f"task {pool.task.name!r} yields no prompt: none of its {stats.skipped_too_long} queries tried fits "
+            f"max_length {config.max_length} with {config.min_exemplars_per_class} exemplar(s) per class; "
+            f"raise max_length or leave the task out"
         )
 
 
 def mixture_prompts(
     config: MixtureConfig,
     load: Callable[[str], Task],
-    measure: LengthMeter,
+    counter: TokenCounter,
     stats: dict[str, TaskStats],
 ) -> Iterator[TrainingExample]:
     """Every prompt of the mixture, task by task (in config order), streamed."""
     check_no_evaluation_tasks(config)
     for name in config.all_tasks:
-        plan = plan_task(load(name), config.split)
+        pool = plan_task(load(name), config.split)
         stats[name] = TaskStats()
-        yield from task_prompts(plan, config, measure, stats[name])
+        yield from task_prompts(pool, config, counter, stats[name])
