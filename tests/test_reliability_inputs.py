@@ -446,3 +446,12 @@ def test_a_malformed_mixture_is_found_before_the_model_loads(train_tiny_model, t
         f.write('{"prompt": "x", "target": \n')
     one_line_error(capsys, ["train", "--model", str(train_tiny_model), "--data", str(mixture),
                             "--out", str(tmp_path / "run"), "--no-progress"], "prompts.jsonl:49: malformed JSON")
+
+
+def test_run_checks_its_evaluations_before_any_stage(tmp_path, fake_engine, capsys):
+    three = write_rows(tmp_path / "three.jsonl", rows(labels=("a", "b", "c")))
+    exp = tmp_path / "e.yaml"
+    exp.write_text("name: x\nmodel: fake\nbuild: {tasks: [sst2], per_task_cap: 4}\ntrain: {max_steps: 1}\n"
+                   f"eval: {{tasks: [{three}], settings: [flipped]}}\n")
+    one_line_error(capsys, ["run", str(exp), "--out", str(tmp_path / "run")], "nothing to evaluate")
+    assert not (tmp_path / "run").exists() and fake_engine.loads == 0
