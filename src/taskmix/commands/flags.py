@@ -96,7 +96,7 @@ def add_config_flags(
         elif tp in (int, float, str):
             kwargs["type"] = tp
         if default not in (None, "", ()):
-            shown = ",".join(default) if isinstance(default, (tuple, list)) else default
+            shown = ",".join(map(str, default)) if isinstance(default, (tuple, list)) else default
             doc = f"{doc} (default: {shown})"
         parser.add_argument(flag, help=_escape(doc), **kwargs)
 
