@@ -4,9 +4,13 @@ Example::
 
     taskmix compare runs/base runs/symbol-tuned
 
-Prints, per (dataset, setting) scored by both runs, accuracy of each and the difference
-B - A with a 95% paired bootstrap interval over the examples both runs scored, then the
-average difference per setting (stratified paired bootstrap).
+Prints, per setting, one sentence saying what changed from A to B (pooled over seeds) and
+whether the 95% interval excludes 0; then, per (dataset, setting) scored by both runs,
+accuracy of each and the difference B - A in accuracy and balanced accuracy with 95% paired
+bootstrap intervals, and the average difference per setting over datasets. Predictions
+pair up by seed, task, setting and example; intervals resample demonstration sets (queries
+that shared one move together). Runs shown different prompts, or sharing no example, are
+refused (exit 2).
 """
 
 from __future__ import annotations
