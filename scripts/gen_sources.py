@@ -32,6 +32,7 @@ LICENSES = {
     "suzgunmirac/BIG-Bench-Hard": "MIT",
     "google-research/FLAN": "Apache-2.0",
     "bigscience-workshop/promptsource": "Apache-2.0",
+    "oughtinc/raft-baselines": "code MIT; data: each task's upstream terms (RAFT dataset card)",
     "pypi:bigbench==1.0.0": "Apache-2.0",
 }
 
@@ -59,13 +60,37 @@ DERIVED = {
 }
 
 
-def read_commits(mirror: Path) -> dict[str, str]:
-    commits: dict[str, str] = {}
+def read_commits(mirror: Path) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    """``owner/repo -> [(commit, paths)]`` from SOURCES.txt.
+
+    A line is ``owner/repo COMMIT`` or, for a repository mirrored from several commits,
+    ``owner/repo COMMIT (path, path, ...)``: the files at or under those paths (a path
+    ending in ``/`` is a folder) come from that commit.
+    """
+    commits: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
     for line in (mirror / "SOURCES.txt").read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if len(parts) == 2 and "/" in parts[0]:
-            commits[parts[0]] = parts[1]
+        head, _, rest = line.partition("(")
+        parts = head.split()
+        if len(parts) == 2 and "/" in parts[0] and (not rest or rest.rstrip().endswith(")")):
+            paths = tuple(p.strip() for p in rest.rstrip().removesuffix(")").split(",") if p.strip())
+            commits.setdefault(parts[0], []).append((parts[1], paths))
     return commits
+
+
+def commit_of(commits: dict[str, list[tuple[str, tuple[str, ...]]]], repo: str, member: str) -> str:
+    """The commit that ``member`` (a path inside ``repo``) is pinned at."""
+    for commit, paths in commits[repo]:
+        if not paths or any(member == p or (p.endswith("/") and member.startswith(p)) for p in paths):
+            return commit
+    raise SystemExit(f"{repo}/{member}: SOURCES.txt pins no commit for this path")
+
+
+def repository_entry(repo: str, pins: list[tuple[str, tuple[str, ...]]]) -> dict:
+    """The manifest's record of one repository: ``commit``, or ``commits`` (path -> commit)
+    when it is mirrored from several commits."""
+    if len(pins) == 1 and not pins[0][1]:
+        return {"commit": pins[0][0], "license": LICENSES.get(repo, "")}
+    return {"commits": {p: c for c, paths in pins for p in sorted(paths)}, "license": LICENSES.get(repo, "")}
 
 
 def raw_url(repo: str, commit: str, member: str) -> str:
@@ -87,7 +112,8 @@ def build(mirror: Path) -> dict:
         if parts[0] == "github":
             repo = f"{parts[1]}/{parts[2]}"
             member = "/".join(parts[3:])
-            entry.update(url=raw_url(repo, commits[repo], member), license=LICENSES[repo], origin=f"github:{repo}")
+            url = raw_url(repo, commit_of(commits, repo, member), member)
+            entry.update(url=url, license=LICENSES[repo], origin=f"github:{repo}")
         elif path.startswith(BIGBENCH_ARCHIVE["mirror_prefix"]):
             member = BIGBENCH_ARCHIVE["member_prefix"] + path[len(BIGBENCH_ARCHIVE["mirror_prefix"]):]
             entry.update(
@@ -98,7 +124,7 @@ def build(mirror: Path) -> dict:
         elif path in DERIVED:
             d = DERIVED[path]
             entry.update(
-                url=raw_url(d["repo"], commits[d["repo"]], d["member"]),
+                url=raw_url(d["repo"], commit_of(commits, d["repo"], d["member"]), d["member"]),
                 license=LICENSES[d["repo"]],
                 origin=f"derived:{d['variable']}",
             )
@@ -109,7 +135,7 @@ def build(mirror: Path) -> dict:
     return {
         "format": 1,
         "generated_by": "scripts/gen_sources.py from the mirror's MANIFEST.sha256 and SOURCES.txt",
-        "repositories": {repo: {"commit": c, "license": LICENSES.get(repo, "")} for repo, c in sorted(commits.items())},
+        "repositories": {repo: repository_entry(repo, pins) for repo, pins in sorted(commits.items())},
         "archives": [BIGBENCH_ARCHIVE],
         "files": files,
     }

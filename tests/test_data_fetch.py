@@ -187,7 +187,7 @@ def test_committed_manifest_matches_the_mirror(mirror):
     for line in (mirror / "MANIFEST.sha256").read_text().splitlines():
         digest, name = line.split(None, 1)
         pinned[name.strip().removeprefix("./")] = digest
-    assert len(manifest.files) == 1272
+    assert len(manifest.files) == 1286
     for f in manifest.files:
         assert pinned[f.path] == f.sha256
         if f.origin.startswith("github:"):

@@ -44,12 +44,16 @@ def test_eval_on_a_user_file_writes_a_run_and_compare_reads_it(tmp_path, task_fi
     # a different evaluation into the same folder: refused, results kept
     one_line_error(capsys, argv[:-4] + ["--seed", "5", "--out", str(out), "--no-progress", "--no-plots"], "different run")
     assert json.loads((out / "results.json").read_text())["run_key"] == data["run_key"]
-    out_b = tmp_path / "runs" / "b"
-    assert main(argv[:-4] + ["--format", "q_a", "--out", str(out_b), "--no-progress", "--no-plots"]) == 0
+    out_b = tmp_path / "runs" / "b"  # the same prompts, scored another way
+    assert main(argv[:-4] + ["--length-normalized", "--out", str(out_b), "--no-progress", "--no-plots"]) == 0
     capsys.readouterr()
     assert main(["compare", str(out), str(out_b)]) == 0
     text = capsys.readouterr().out
     assert "mine" in text and "B-A" in text
+    out_c = tmp_path / "runs" / "c"  # other prompts: nothing to pair them with
+    assert main(argv[:-4] + ["--format", "q_a", "--out", str(out_c), "--no-progress", "--no-plots"]) == 0
+    capsys.readouterr()
+    one_line_error(capsys, ["compare", str(out), str(out_c)], "shown different prompts (format: 'random' vs 'q_a')")
 
 
 def test_unknown_suite(capsys, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from taskmix.evaluation import EvalConfig
 from taskmix.evaluation.runner import eval_examples, plan_tasks
 from taskmix.evaluation.suites import LIST_FUNCTION_SUBTASKS, SUITES
@@ -9,12 +11,18 @@ from taskmix.prompts.builder import PromptOptions, build_prompt
 from taskmix.records import Example, Split, Task
 from tests.plugins.eval import make_freeform_task
 
-SYMBOL_EVAL = ("subj", "tweeteval/emotion", "tweeteval/hate", "tweeteval/stance_abortion",
-               "tweeteval/stance_atheism", "tweeteval/stance_feminist", "tweeteval/stance_hillary", "ade")
+SYMBOL_EVAL = {  # the paper's eleven evaluation datasets and its abbreviations (Wei et al. 2023)
+    "subj": "SUBJ", "tweeteval/hate": "TEH", "tweeteval/stance_abortion": "TEAB", "tweeteval/stance_atheism": "TEAT",
+    "tweeteval/stance_feminist": "TEFE", "tweeteval/stance_hillary": "TEHI", "ade": "ADEC", "raft/overruling": "OR",
+    "raft/semiconductor_org_types": "SOT", "raft/terms_of_service": "TOS", "raft/twitter_complaints": "TC",
+}
+ICL_DEV = ("tweeteval/emotion", "imdb", "yelp", "amazon", "yahoo")
 
 
 def test_suite_contents():
-    assert tuple(t.name for t in SUITES["symbol-eval"]) == SYMBOL_EVAL
+    assert {t.name: t.abbreviation for t in SUITES["symbol-eval"]} == SYMBOL_EVAL
+    assert tuple(t.name for t in SUITES["symbol-eval"]) == tuple(SYMBOL_EVAL)  # the paper's order
+    assert tuple(t.name for t in SUITES["icl-dev"]) == ICL_DEV
     algo = SUITES["algorithmic"]
     assert len(LIST_FUNCTION_SUBTASKS) == 20 and LIST_FUNCTION_SUBTASKS[0] == "c001"
     assert [t.name for t in algo][-1] == "bigbench/simp_turing_concept"
@@ -61,15 +69,36 @@ def test_eval_examples_are_a_seeded_sample_in_original_order():
     assert [order.index(e.uid) for e in a] == sorted(order.index(e.uid) for e in a)
 
 
+def test_icl_dev_is_neither_tuning_nor_evaluation(tmp_path):
+    from taskmix.catalogue import list_task_names
+    from taskmix.mixture.config import DEFAULT_TASKS
+
+    assert not set(ICL_DEV) & set(DEFAULT_TASKS) and not set(ICL_DEV) & set(SYMBOL_EVAL)
+    known = set(list_task_names("classic", tmp_path)) | set(list_task_names("tweeteval", tmp_path))
+    assert set(ICL_DEV) <= known
+
+
 def test_symbol_eval_tasks_load_and_give_prompts(mirror):
     from taskmix.catalogue import load_task
 
     for name in SYMBOL_EVAL:
         task = load_task(name)
         assert task.is_classification and task.instruction, name
-        assert task.has_split("train") and task.has_split("test"), name
-        ex = task.split("test")[0]
+        assert task.has_split("train"), name
+        examples = eval_examples(task, EvalConfig(model="m", tasks=(name,), max_examples=100))
+        assert len(examples) == (50 if name.startswith("raft/") else 100), name
+        ex = examples[0]
         for setting in ("instr_labels", "noinstr_symbols"):
             p = build_prompt(task, ex, setting, PromptOptions(k=4))
             assert len(p.exemplar_uids) == 4 * len(task.label_space)
             assert ex.uid not in p.exemplar_uids
+
+
+@pytest.mark.parametrize("name", [n for n in SYMBOL_EVAL if n.startswith("raft/")] + ["ade"])
+def test_symbol_eval_tasks_are_refused_as_tuning_tasks(name, tmp_path, capsys):
+    from taskmix.cli import main
+
+    code = main(["build", "symbol", "--tasks", "sst2", name, "--out", str(tmp_path / "mix")])
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert code != 0 and len(err) == 1 and f"{name!r} is in the symbol-eval suite" in err[0]
+    assert not (tmp_path / "mix").exists()

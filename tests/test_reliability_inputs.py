@@ -146,7 +146,7 @@ def test_compare_of_unrelated_runs_or_a_run_without_predictions_fails(tmp_path, 
     assert main(eval_argv(str(b), tmp_path / "rb")) == 0
     capsys.readouterr()
     one_line_error(capsys, ["compare", str(tmp_path / "ra"), str(tmp_path / "rb")], "nothing to compare")
-    assert main(eval_argv(str(a), tmp_path / "rc", "--format", "q_a")) == 0
+    assert main(eval_argv(str(a), tmp_path / "rc", "--length-normalized")) == 0
     capsys.readouterr()
     assert main(["compare", str(tmp_path / "ra"), str(tmp_path / "rc")]) == 0
     capsys.readouterr()

@@ -2,7 +2,8 @@
 
 A task name is either flat (``sst2``, ``subj``, ``ade``: the ``classic`` family) or
 ``<family>/<rest>`` (``tweeteval/hate``, ``bigbench/list_functions/c001``,
-``bbh/navigate``, ``niv2/task363_sst2_polarity_classification``, ``p3/...``).
+``bbh/navigate``, ``niv2/task363_sst2_polarity_classification``, ``raft/overruling``,
+``p3/...``).
 
 Each family is one loader module (listed explicitly in :data:`FAMILIES`, imported
 lazily) that implements::
@@ -29,6 +30,7 @@ from .records import Task
 FAMILIES: dict[str, str] = {
     "classic": "taskmix.loaders.classic",
     "tweeteval": "taskmix.loaders.tweeteval",
+    "raft": "taskmix.loaders.raft",
     "bigbench": "taskmix.loaders.bigbench",
     "bbh": "taskmix.loaders.bbh",
     "niv2": "taskmix.loaders.niv2",

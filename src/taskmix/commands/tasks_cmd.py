@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
     ls = sub.add_parser("list", help="one line per task with example counts per split")
-    ls.add_argument("--source", metavar="FAMILY", help="only this family (classic, tweeteval, bigbench, bbh, niv2, p3)")
+    ls.add_argument("--source", metavar="FAMILY", help="only this family (classic, tweeteval, raft, bigbench, bbh, niv2, p3)")
     ls.add_argument("--data", metavar="DIR", help="data folder (default: the data cache)")
     ls.add_argument("--refresh", action="store_true", help="recount instead of using cached counts")
     ls.set_defaults(func=run_list)

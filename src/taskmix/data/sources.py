@@ -69,7 +69,7 @@ class Manifest:
 
     files: tuple[SourceFile, ...]
     archives: tuple[Archive, ...]
-    repositories: tuple[tuple[str, str], ...]  # (owner/repo, commit)
+    repositories: tuple[tuple[str, str], ...]  # (owner/repo, commit); once per commit when several
 
     def get(self, path: str) -> SourceFile | None:
         return _index(self).get(path)
@@ -101,12 +101,23 @@ def parse_manifest(data: object, where: str = "sources.json") -> Manifest:
             for f in data["files"]  # type: ignore[index]
         )
         archives = tuple(Archive(**{k: str(v) for k, v in a.items()}) for a in data.get("archives", ()))  # type: ignore[union-attr]
-        repos = tuple((str(k), str(v["commit"])) for k, v in sorted(data.get("repositories", {}).items()))  # type: ignore[union-attr]
+        repos = tuple(
+            (str(k), str(c)) for k, v in sorted(data.get("repositories", {}).items())  # type: ignore[union-attr]
+            for c in _repository_commits(v)
+        )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise DataError(where, f"malformed sources manifest ({type(e).__name__}: {e})") from None
     for f in files:
         check_relpath(f.path, where)
     return Manifest(files=tuple(sorted(files, key=lambda f: f.path)), archives=archives, repositories=repos)
+
+
+def _repository_commits(entry: dict) -> list[str]:
+    """The commits of one ``repositories`` record: ``commit``, or the distinct values of
+    ``commits`` (path -> commit) for a repository mirrored from several commits."""
+    if "commit" in entry:
+        return [entry["commit"]]
+    return sorted(set(entry["commits"].values()))
 
 
 @lru_cache(maxsize=1)

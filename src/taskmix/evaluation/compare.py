@@ -1,24 +1,38 @@
-"""Compare two evaluation runs: accuracy differences with paired bootstrap intervals.
+"""Compare two evaluation runs: accuracy and balanced-accuracy differences with paired
+cluster bootstrap intervals.
 
-For every (dataset, setting) scored by both runs, the difference B - A is computed on the
-examples both runs scored (matched by example uid) with a seeded paired bootstrap
-interval; per setting, the average difference over shared datasets uses a stratified
-paired bootstrap (:func:`taskmix.evaluation.stats.paired_bootstrap_difference`).
+Predictions pair up by (seed, task, setting, example uid), seeds pooled. Both runs must
+have been shown the same prompts (same prompt-shaping config, and every pair the same
+answer options, format, exemplar count and demonstration set); otherwise, or when
+nothing pairs, :func:`compare_runs` refuses in one line. For every (dataset, setting)
+the difference B - A has a 95% interval that resamples demonstration sets (clusters) and
+uses them for both runs; per setting, the average difference over datasets resamples
+them within each dataset (:func:`taskmix.evaluation.stats.paired_cluster_bootstrap`).
+With one query per demonstration set this is the per-example paired bootstrap.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping, Sequence
 
+from ..errors import TaskmixError
 from ..seeding import derive_seed
-from .results import AVERAGE, EvalRun, ordered, read_run
-from .stats import DEFAULT_BOOTSTRAP, paired_bootstrap_difference
+from .results import AVERAGE, PREDICTIONS_FILE, EvalRun, ordered, read_run
+from .stats import DEFAULT_BOOTSTRAP, Outcomes, balanced_accuracy, cluster_index, paired_cluster_bootstrap
+
+#: Config fields that shape the prompts: runs differing in one were shown other prompts.
+PROMPT_FIELDS = ("seed", "seeds", "k", "format", "block_size", "shared_demos", "max_examples", "eval_split",
+                 "text_field", "label_field")
+#: Per-prediction fields that must agree between the two predictions of a pair.
+PAIR_FIELDS = ("answer", "target", "candidates", "format_name", "n_exemplars", "dropped_exemplars", "demo_set")
 
 
 @dataclass(frozen=True)
 class Difference:
-    """Accuracy of run B minus run A on ``n`` shared examples, with a 95% interval."""
+    """Run B minus run A on ``n`` paired queries, with 95% intervals: accuracy, and (for
+    classification; ``None`` otherwise) balanced accuracy. ``clusters``: demonstration sets."""
 
     task: str
     setting: str
@@ -28,59 +42,198 @@ class Difference:
     diff: float
     ci_low: float
     ci_high: float
+    bal_a: float | None = None
+    bal_b: float | None = None
+    bal_diff: float | None = None
+    bal_low: float | None = None
+    bal_high: float | None = None
+    clusters: int = 0
+    no_interval: bool = False  # a dataset's queries all share one demonstration set (intervals -1 .. 1)
+
+    @property
+    def excludes_zero(self) -> bool:
+        return not self.no_interval and (self.ci_low > 0 or self.ci_high < 0)
+
+    @property
+    def bal_excludes_zero(self) -> bool:
+        return (not self.no_interval and self.bal_low is not None and self.bal_high is not None
+                and (self.bal_low > 0 or self.bal_high < 0))
 
 
-def _outcomes(run: EvalRun) -> dict[tuple[str, str], dict[str, float]]:
-    out: dict[tuple[str, str], dict[str, float]] = {}
-    for p in run.predictions:
-        out.setdefault((p.task, p.setting), {})[p.example_uid] = float(p.correct)
-    return out
+def check_same_prompts(a: EvalRun, b: EvalRun) -> None:
+    """Refuse (one line) two runs whose configs differ in a prompt-shaping field."""
+    changed = [k for k in PROMPT_FIELDS if a.config.get(k) != b.config.get(k)]
+    if changed:
+        k = changed[0]
+        raise TaskmixError(f"the runs were shown different prompts ({k}: {a.config.get(k)!r} vs {b.config.get(k)!r}); "
+                           "compare pairs two models evaluated with the same protocol and seeds")
+
+
+def _pair_key(p: Any) -> tuple:
+    return p.seed, p.task, p.setting, p.example_uid
+
+
+def _signature(p: Any) -> int:
+    return hash(tuple(getattr(p, f) for f in PAIR_FIELDS))
+
+
+def _refuse_mismatch(a: EvalRun, q: Any) -> None:
+    """The one-line refusal for a pair shown different prompts, naming the first field."""
+    p = next(p for p in a.predictions if _pair_key(p) == _pair_key(q))
+    field = next(f for f in PAIR_FIELDS if getattr(p, f) != getattr(q, f))
+    raise TaskmixError(f"the runs were shown different prompts: {q.task} / {q.setting} example {q.example_uid!r} "
+                       f"(seed {q.seed}) has {field} {getattr(p, field)!r} vs {getattr(q, field)!r}")
+
+
+def _paired_cells(a: EvalRun, b: EvalRun) -> dict[tuple[str, str], list[tuple]]:
+    """Per (task, setting), in A's order: sorted ``(seed, uid, correct A, correct B, answer,
+    demo_set)`` of every pair; refuses pairs that were not shown the same prompt."""
+    first: dict[tuple, tuple] = {}  # pair key -> (correct, answer, demo_set, signature): A is read once
+    cells: dict[tuple[str, str], list[tuple]] = {}
+    for p in a.predictions:
+        first[_pair_key(p)] = (p.correct, p.answer, p.demo_set, _signature(p))
+        cells.setdefault((p.task, p.setting), [])
+    for q in b.predictions:
+        found = first.get(_pair_key(q))
+        if found is None:
+            continue
+        correct, answer, demo_set, signature = found
+        if signature != _signature(q):
+            _refuse_mismatch(a, q)
+        cells[(q.task, q.setting)].append((q.seed, q.example_uid, correct, q.correct, answer, demo_set))
+    cells = {k: sorted(v) for k, v in cells.items() if v}
+    if not cells:
+        raise TaskmixError("the runs share no scored example (pairs are matched by seed, task, setting and "
+                           "example uid): nothing to compare")
+    return cells
+
+
+def _outcomes(rows: Sequence[tuple]) -> tuple[Outcomes, Outcomes]:
+    import numpy as np
+
+    keys = [f"{seed}\x1f{demo}" if demo else f"\x1e{i}" for i, (seed, _, _, _, _, demo) in enumerate(rows)]
+    clusters = cluster_index(keys)
+    classified = all(r[4] is not None for r in rows)
+    answers = np.array([r[4] for r in rows], dtype=np.int64) if classified else None
+    ca = np.array([r[2] for r in rows], dtype=float)
+    cb = np.array([r[3] for r in rows], dtype=float)
+    return Outcomes(ca, clusters, answers), Outcomes(cb, clusters, answers)
+
+
+def _difference(task: str, setting: str, groups: Sequence[tuple[Outcomes, Outcomes]], seed: int, n_boot: int) -> Difference:
+    ga, gb = [a for a, _ in groups], [b for _, b in groups]
+    d, lo, hi = paired_cluster_bootstrap(ga, gb, seed, n_boot)
+    none = any(a.one_block for a in ga)
+    if none:  # one demonstration set: no spread between sets to resample
+        lo, hi = -1.0, 1.0
+    acc_a = sum(float(a.correct.mean()) for a in ga) / len(ga)
+    acc_b = sum(float(b.correct.mean()) for b in gb) / len(gb)
+    bal: dict[str, Any] = {}
+    cls = [(a, b) for a, b in groups if a.answers is not None]
+    if cls:
+        bd, blo, bhi = paired_cluster_bootstrap([a for a, _ in cls], [b for _, b in cls], seed, n_boot, balanced=True)
+        if none:
+            blo, bhi = -1.0, 1.0
+        bal = dict(bal_a=sum(balanced_accuracy(a.correct, a.answers) for a, _ in cls) / len(cls),
+                   bal_b=sum(balanced_accuracy(b.correct, b.answers) for _, b in cls) / len(cls),
+                   bal_diff=bd, bal_low=blo, bal_high=bhi)
+    return Difference(task, setting, sum(len(a) for a in ga), acc_a, acc_b, d, lo, hi,
+                      clusters=sum(a.n_clusters for a in ga), no_interval=none, **bal)
 
 
 def compare_runs(a: EvalRun, b: EvalRun, seed: int = 0, n_boot: int = DEFAULT_BOOTSTRAP) -> tuple[Difference, ...]:
-    """Differences per shared (dataset, setting), then an ``average`` row per setting."""
-    oa, ob = _outcomes(a), _outcomes(b)
-    keys = [k for k in ordered(list(oa) + list(ob)) if k in oa and k in ob]
+    """Differences per shared (dataset, setting), then an ``average`` row per setting with
+    two or more datasets. Raises :class:`TaskmixError` when the runs were shown different
+    prompts or share no example."""
+    check_same_prompts(a, b)
+    cells = _paired_cells(a, b)
     rows: list[Difference] = []
-    per_setting: dict[str, tuple[list, list]] = {}
-    for task, setting in keys:
-        uids = sorted(set(oa[(task, setting)]) & set(ob[(task, setting)]))
-        if not uids:
-            continue
-        xa = [oa[(task, setting)][u] for u in uids]
-        xb = [ob[(task, setting)][u] for u in uids]
-        d, lo, hi = paired_bootstrap_difference([xa], [xb], derive_seed(seed, task, setting) % 2**32, n_boot)
-        rows.append(Difference(task, setting, len(uids), sum(xa) / len(xa), sum(xb) / len(xb), d, lo, hi))
-        ga, gb = per_setting.setdefault(setting, ([], []))
-        ga.append(xa)
-        gb.append(xb)
-    for setting, (ga, gb) in per_setting.items():
-        if len(ga) < 2:
-            continue
-        d, lo, hi = paired_bootstrap_difference(ga, gb, derive_seed(seed, AVERAGE, setting) % 2**32, n_boot)
-        acc_a = sum(sum(g) / len(g) for g in ga) / len(ga)
-        acc_b = sum(sum(g) / len(g) for g in gb) / len(gb)
-        rows.append(Difference(AVERAGE, setting, sum(len(g) for g in ga), acc_a, acc_b, d, lo, hi))
+    per_setting: dict[str, list[tuple[Outcomes, Outcomes]]] = {}
+    for (task, setting), pairs in cells.items():
+        pair = _outcomes(pairs)
+        rows.append(_difference(task, setting, [pair], derive_seed(seed, task, setting) % 2**32, n_boot))
+        per_setting.setdefault(setting, []).append(pair)
+    for setting, groups in per_setting.items():
+        if len(groups) >= 2:
+            rows.append(_difference(AVERAGE, setting, groups, derive_seed(seed, AVERAGE, setting) % 2**32, n_boot))
     return tuple(rows)
 
 
 def compare_folders(folder_a: str | Path, folder_b: str | Path, seed: int = 0) -> tuple[EvalRun, EvalRun, tuple[Difference, ...]]:
-    a, b = read_run(folder_a), read_run(folder_b)
+    runs = []
+    for folder in (folder_a, folder_b):
+        run = read_run(folder)
+        if not (Path(folder) / PREDICTIONS_FILE).is_file():
+            raise TaskmixError(f"{folder}: no {PREDICTIONS_FILE} (compare pairs the runs' predictions)")
+        runs.append(run)
+    a, b = runs
     return a, b, compare_runs(a, b, seed)
 
 
+def _pp(x: float) -> str:
+    return f"{100 * x:+.1f}"
+
+
+def interval_text(r: Difference, balanced: bool = False) -> str:
+    """``+d [low, high]`` in percentage points (``balanced``: of balanced accuracy)."""
+    d, lo, hi = (r.bal_diff, r.bal_low, r.bal_high) if balanced else (r.diff, r.ci_low, r.ci_high)
+    if d is None:
+        return "n/a"
+    if r.no_interval:
+        return f"{_pp(d)} [no interval]"
+    return f"{_pp(d)} [{_pp(lo)}, {_pp(hi)}]"
+
+
+def headline(rows: Sequence[Difference]) -> dict[str, Difference]:
+    """Per setting, the row that sums it up: its average over datasets, or its only dataset."""
+    out: dict[str, Difference] = {}
+    for setting in ordered(r.setting for r in rows):
+        of = [r for r in rows if r.setting == setting]
+        avg = [r for r in of if r.task == AVERAGE]
+        if avg or len(of) == 1:
+            out[setting] = (avg or of)[0]
+    return out
+
+
+def describe(rows: Sequence[Difference], name_a: str, name_b: str, names: Mapping[str, str] | None = None) -> list[str]:
+    """One sentence per setting saying what changed from A to B and whether the 95%
+    interval excludes 0 (accuracy, then balanced accuracy); ``names``: task display names."""
+    out = []
+    for setting, r in headline(rows).items():
+        n_tasks = sum(1 for x in rows if x.setting == setting and x.task != AVERAGE)
+        where = f"mean over {n_tasks} datasets" if r.task == AVERAGE else (names or {}).get(r.task, r.task)
+        verdict = (f"excludes 0 ({name_b} {'better' if r.diff > 0 else 'worse'})" if r.excludes_zero
+                   else "includes 0 (no difference shown)")
+        text = (f"{setting} ({where}): {name_b} - {name_a} = {_pp(r.diff)} pp accuracy "
+                f"({100 * r.acc_a:.1f} -> {100 * r.acc_b:.1f}), ")
+        if r.no_interval:
+            out.append(text + "no interval: the queries share one demonstration set per dataset, so nothing is "
+                       "shown beyond that one draw of exemplars (evaluate more seeds).")
+            continue
+        text += f"95% interval [{_pp(r.ci_low)}, {_pp(r.ci_high)}] {verdict}"
+        if r.bal_diff is not None:
+            bal_verdict = "excludes 0" if r.bal_excludes_zero else "includes 0"
+            text += (f"; balanced accuracy {_pp(r.bal_diff)} pp ({100 * r.bal_a:.1f} -> {100 * r.bal_b:.1f}), "
+                     f"[{_pp(r.bal_low)}, {_pp(r.bal_high)}] {bal_verdict}")
+        out.append(text + ".")
+    return out
+
+
 def format_differences(rows: tuple[Difference, ...], name_a: str, name_b: str) -> str:
-    """A plain-text table of the differences (percentage points)."""
+    """A plain-text table of the differences (percentage points), after one sentence per
+    setting (:func:`describe`)."""
     if not rows:
         return "no (dataset, setting) pair was scored by both runs\n"
-    head = f"{'dataset':<32} {'setting':<16} {'n':>5} {'A %':>6} {'B %':>6} {'B-A (pp) [95% CI]':>26}"
-    lines = [f"A = {name_a}", f"B = {name_b}", head, "-" * len(head)]
+    head = (f"{'dataset':<32} {'setting':<16} {'n':>5} {'A %':>6} {'B %':>6} {'B-A (pp) [95% CI]':>26}"
+            f" {'bal. B-A (pp) [95% CI]':>28}")
+    lines = [f"A = {name_a}", f"B = {name_b}", ""] + describe(rows, "A", "B") + ["", head, "-" * len(head)]
     for r in rows:
-        mark = " *" if r.ci_low > 0 or r.ci_high < 0 else ""
+        mark = " *" if r.excludes_zero else "  "
+        bal = "" if r.bal_diff is None else f"{interval_text(r, True):>26}" + (" *" if r.bal_excludes_zero else "")
         lines.append(
             f"{r.task:<32} {r.setting:<16} {r.n:>5} {100 * r.acc_a:>6.1f} {100 * r.acc_b:>6.1f} "
-            f"{100 * r.diff:>+8.1f} [{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}]{mark}"
+            f"{interval_text(r):>24}{mark} {bal}".rstrip()
         )
-    if any(r.ci_low > 0 or r.ci_high < 0 for r in rows):
+    if any(r.excludes_zero or r.bal_excludes_zero for r in rows):
         lines.append("* the 95% paired bootstrap interval excludes 0")
     return "\n".join(lines) + "\n"

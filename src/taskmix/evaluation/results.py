@@ -4,7 +4,8 @@ A run folder holds:
 
 * ``results.json`` -- config, model fingerprint, versions, timing, every :class:`Score`
   (per dataset x setting, and averages per setting), notes;
-* ``results.md`` -- the same as tables (accuracy % with 95% intervals);
+* ``results.md`` -- the same as tables (accuracy % with 95% intervals, balanced accuracy,
+  the random-guess baseline, cells where one answer exceeds 80% of the queries flagged);
 * ``predictions.jsonl`` -- one :class:`Prediction` per evaluated prompt (streamed to disk
   while the evaluation runs, see :class:`PredictionWriter`; read back lazily by
   :class:`StoredPredictions`, so neither side holds every prediction in memory);
@@ -12,6 +13,23 @@ A run folder holds:
 
 Every file is written atomically; ``results.json`` is written last, so a folder with a
 ``results.json`` is complete.
+
+``results.json`` fields added since schema 1 was introduced (additive: older files read
+the same, their scores simply lack them):
+
+* each score's ``extra`` (strings, like its ``metric``, ``interval`` and
+  ``dropped_exemplars``) gains ``balanced_accuracy``, ``balanced_ci_low``,
+  ``balanced_ci_high`` (classification), ``top_prediction_share``, ``chance`` (the
+  random-guess baseline 1/classes; classification), ``classes``, ``clusters`` and
+  ``largest_cluster``; averages hold their means over datasets
+  (:class:`taskmix.evaluation.summary.Diagnostics` reads them back typed);
+* ``interval`` says which interval a score has: ``wilson``, ``cluster bootstrap (B)``,
+  ``stratified bootstrap (B)``, ``stratified cluster bootstrap (B)`` or ``none (one
+  demonstration set)`` (then ``ci_low``/``ci_high`` are 0 and 1);
+* each prediction in ``predictions.jsonl`` gains ``seed`` and ``demo_set`` (the id of its
+  demonstration set; queries with the same seed, task, setting and demo set share one,
+  and the intervals resample them together). Lines without them read as seed 0 and a
+  demonstration set of their own.
 """
 
 from __future__ import annotations
@@ -27,12 +45,12 @@ from typing import Any, Iterable, Iterator
 from ..errors import TaskmixError
 from ..fileio import atomic_open, atomic_write_json, atomic_write_text, temp_siblings
 from ..records import Score
+from .summary import AVERAGE, Diagnostics, has_interval, mean_chance, run_diagnostics
 
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.jsonl"
 MARKDOWN_FILE = "results.md"
 SCHEMA = 1
-AVERAGE = "average"
 
 
 @dataclass(frozen=True)
@@ -41,7 +59,10 @@ class Prediction:
 
     Classification: ``candidates`` (shown labels), ``scores`` (ranking score per
     candidate), ``prediction`` and ``answer`` (indices). Free-form: ``generated`` and
-    ``target``. ``correct`` is the outcome either way.
+    ``target``. ``correct`` is the outcome either way. ``seed`` is the evaluation seed
+    the prompt was made with; ``demo_set`` the id of its demonstration set (queries with
+    the same seed, task, setting and ``demo_set`` share it and are not independent;
+    ``""``: a demonstration set of its own).
     """
 
     task: str
@@ -57,6 +78,8 @@ class Prediction:
     format_name: str = ""
     n_exemplars: int = 0
     dropped_exemplars: int = 0
+    seed: int = 0
+    demo_set: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -221,12 +244,13 @@ def write_run(out: str | Path, run: EvalRun, plots: bool = True) -> Path:
         with atomic_open(out / PREDICTIONS_FILE) as f:
             for p in run.predictions:
                 f.write(_prediction_line(p))
-    atomic_write_text(out / MARKDOWN_FILE, markdown_report(run))
+    diagnostics = run_diagnostics(run.scores, run.averages, run.predictions)
+    atomic_write_text(out / MARKDOWN_FILE, markdown_report(run, diagnostics))
     if plots:
         from .plots import write_plots
 
         try:
-            write_plots(out, run)
+            write_plots(out, run, diagnostics)
         except Exception as e:  # a plot is never worth losing the results over
             import sys
 
@@ -269,10 +293,53 @@ def read_run(folder: str | Path) -> EvalRun:
     )
 
 
-def _cell(score: Score | None) -> str:
+ONE_ANSWER_MARK = "\u26a0"  # warning sign: one answer is more than 80% of a cell's predictions
+
+
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{100 * x:.1f}"
+
+
+def format_score(score: Score | None, diag: Diagnostics | None = None) -> str:
+    """``acc [low, high]``, then ``bal. B`` and a flag when one answer exceeds 80% of the
+    queries (as in results.md and the report)."""
     if score is None:
         return "n/a"
-    return f"{100 * score.accuracy:.1f} [{100 * score.ci_low:.1f}, {100 * score.ci_high:.1f}]"
+    if has_interval(score):
+        text = f"{100 * score.accuracy:.1f} [{100 * score.ci_low:.1f}, {100 * score.ci_high:.1f}]"
+    else:
+        text = f"{100 * score.accuracy:.1f} [no interval]"
+    if diag is not None and diag.balanced_accuracy is not None:
+        text += f", bal. {_pct(diag.balanced_accuracy)}"
+    if diag is not None and diag.one_answer and score.task != AVERAGE:
+        text += f" {ONE_ANSWER_MARK} {100 * diag.top_share:.0f}% one answer"
+    return text
+
+
+def protocol_text(cfg: dict[str, Any]) -> str:
+    """The demonstration protocol of an evaluation config, in words."""
+    block = cfg.get("block_size")
+    if cfg.get("shared_demos"):
+        text = "one shared demonstration set per dataset and setting"
+    elif isinstance(block, int) and block > 1:
+        text = f"one demonstration set per block of {block} queries"
+    else:
+        text = "fresh exemplars per query"
+    seeds = cfg.get("seeds")
+    if isinstance(seeds, (list, tuple)) and len(seeds) > 1:
+        text += f", seeds {', '.join(str(x) for x in seeds)} pooled"
+    return text
+
+
+INTERVALS_NOTE = (
+    "Accuracy (%) with 95% intervals: per dataset Wilson when every query has its own "
+    "demonstrations, else a bootstrap over demonstration sets; the average is the unweighted "
+    "mean over datasets with a stratified bootstrap interval; no interval: all queries share one "
+    "demonstration set (evaluate more seeds). bal. = balanced accuracy (mean "
+    "recall per class); random = the random-guess baseline (1/classes); "
+    f"{ONE_ANSWER_MARK} = one answer is more than 80% of the cell's predictions (its accuracy mostly "
+    "measures which answer the model defaults to)."
+)
 
 
 def ordered(values) -> list[str]:
@@ -280,8 +347,17 @@ def ordered(values) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def markdown_report(run: EvalRun) -> str:
-    """The ``results.md`` text: a dataset x setting table with averages and notes."""
+def markdown_report(
+    run: EvalRun,
+    diagnostics: dict[tuple[str, str], Diagnostics] | None = None,
+    names: dict[str, str] | None = None,
+) -> str:
+    """The ``results.md`` text: a dataset x setting table with averages and notes.
+    ``diagnostics`` as from :func:`~taskmix.evaluation.summary.run_diagnostics` (computed
+    when not given); ``names`` maps task names to display names."""
+    if diagnostics is None:
+        diagnostics = run_diagnostics(run.scores, run.averages, run.predictions)
+    names = names or {}
     tasks = ordered(s.task for s in run.scores)
     settings = ordered(s.setting for s in run.scores + run.averages)
     by_key = {(s.task, s.setting): s for s in run.scores + run.averages}
@@ -291,25 +367,35 @@ def markdown_report(run: EvalRun) -> str:
         "",
         f"- fingerprint: `{run.fingerprint}`",
         f"- k={cfg.get('k')} per class, format={cfg.get('format')}, seed={cfg.get('seed')}, "
-        f"max examples={cfg.get('max_examples')}, protocol={'shared demos' if cfg.get('shared_demos') else 'fresh exemplars per query'}, "
+        f"max examples={cfg.get('max_examples')}, protocol={protocol_text(cfg)}, "
         f"scoring={'length-normalised' if cfg.get('length_normalized') else 'sum'} log-likelihood",
     ]
     if cfg.get("suite"):
         lines.append(f"- suite {cfg['suite']}: its per-task k / format / settings overrides apply "
                      "(see taskmix.evaluation.suites)")
+    chance, n_chance = mean_chance(diagnostics)
+    if chance is not None:
+        lines.append(f"- random-guess baseline: {_pct(chance)}% on average over {n_chance} classification datasets")
     lines += [
         "",
-        "Accuracy (%) with 95% intervals: Wilson per dataset; the average is the unweighted mean "
-        "over datasets with a stratified bootstrap interval.",
+        INTERVALS_NOTE,
         "",
-        "| dataset | n | " + " | ".join(settings) + " |",
-        "|---|---|" + "---|" * len(settings),
+        "| dataset | n | random | " + " | ".join(settings) + " |",
+        "|---|---|---|" + "---|" * len(settings),
     ]
+
+    def cell(task: str, setting: str) -> str:
+        return format_score(by_key.get((task, setting)), diagnostics.get((task, setting)))
+
     for task in tasks:
         n = max((s.n for s in run.scores if s.task == task), default=0)
-        lines.append(f"| {task} | {n} | " + " | ".join(_cell(by_key.get((task, st))) for st in settings) + " |")
+        task_chance = next((d.chance for (t, _), d in diagnostics.items() if t == task and d.chance is not None), None)
+        lines.append(f"| {names.get(task, task)} | {n} | {_pct(task_chance)} | " + " | ".join(cell(task, st) for st in settings) + " |")
     if run.averages:
-        lines.append(f"| **{AVERAGE}** | | " + " | ".join(_cell(by_key.get((AVERAGE, st))) for st in settings) + " |")
+        lines.append(f"| **{AVERAGE}** | | {_pct(chance)} | " + " | ".join(cell(AVERAGE, st) for st in settings) + " |")
+    flagged = [k for k, d in diagnostics.items() if k[0] != AVERAGE and d.one_answer]
+    if flagged:
+        lines += ["", f"{ONE_ANSWER_MARK} {len(flagged)} of {len(run.scores)} cells give one answer to more than 80% of their queries."]
     dropped = [s for s in run.scores if int(dict(s.extra).get("dropped_exemplars", "0"))]
     if dropped:
         lines += ["", "Exemplars dropped to fit the context:", ""]

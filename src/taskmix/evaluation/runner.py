@@ -83,10 +83,16 @@ def plan_tasks(config: EvalConfig, loader: Callable[[str], Task] | None = None) 
 
 
 def eval_examples(task: Task, config: EvalConfig) -> tuple[Example, ...]:
-    """The evaluated examples: a seeded sample (in original order) of the eval split."""
-    split = config.eval_split if task.has_split(config.eval_split) else "validation"
+    """The evaluated examples: a seeded sample (in original order) of the eval split.
+
+    The eval split is ``config.eval_split``; a task without it is evaluated on the split its
+    metadata names as ``eval_split``, else on ``validation``. RAFT tasks name ``train``, the
+    split exemplars come from, so they are evaluated leave-one-out: the prompt builder never
+    shows a query, or an input equal to it, among that query's exemplars.
+    """
+    split = config.eval_split if task.has_split(config.eval_split) else (task.meta("eval_split") or "validation")
     if not task.has_split(split):
-        raise TaskmixError(f"task {task.name!r} has no {config.eval_split!r} or 'validation' split to evaluate")
+        raise TaskmixError(f"task {task.name!r} has no {config.eval_split!r} or {split!r} split to evaluate")
     examples = task.split(split)
     if not examples:
         raise TaskmixError(f"task {task.name!r}: its {split!r} split is empty")

@@ -8,13 +8,19 @@
 * Difference between two runs: a seeded *paired* bootstrap over the examples both runs
   scored (resampled together, stratified by dataset for averages).
 
+Queries that share a demonstration set are not independent. :func:`cluster_bootstrap` and
+:func:`paired_cluster_bootstrap` resample demonstration sets (clusters) instead of
+examples -- within each dataset for averages -- for accuracy and balanced accuracy; with
+one prompt per cluster they give exactly the per-example numbers above.
+
 All bootstraps use ``numpy.random.default_rng(seed)``: same inputs and seed, same interval.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 Z95 = 1.959963984540054
 DEFAULT_BOOTSTRAP = 2000
@@ -97,3 +103,200 @@ def paired_bootstrap_difference(
         return 0.0, 0.0, 0.0
     # the per-example differences, bootstrapped like any stratified mean
     return stratified_bootstrap_mean(pairs, seed, n_boot)
+
+
+# ---------------------------------------------------------------------------
+# Cluster bootstrap: queries that share a demonstration set are not independent
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Outcomes:
+    """One dataset's per-prompt outcomes, with the demonstration set (cluster) of each.
+
+    ``correct``: 1/0 per prompt. ``clusters``: the cluster index of each prompt,
+    ``0 .. C-1`` (:func:`cluster_index` makes them from any keys). ``answers``: the gold
+    class index of each prompt (classification only; needed for balanced accuracy).
+    """
+
+    correct: Any
+    clusters: Any
+    answers: Any = None
+
+    def __len__(self) -> int:
+        return len(self.correct)
+
+    @property
+    def n_clusters(self) -> int:
+        return int(self.clusters.max()) + 1 if len(self.clusters) else 0
+
+    @property
+    def largest_cluster(self) -> int:
+        import numpy as np
+
+        return int(np.bincount(self.clusters).max()) if len(self.clusters) else 0
+
+    @property
+    def one_block(self) -> bool:
+        """All prompts share one demonstration set (no spread between sets to resample)."""
+        return self.n_clusters == 1 and len(self) > 1
+
+
+def balanced_accuracy(correct: Any, answers: Any) -> float:
+    """Mean recall per class: the accuracy on the prompts of each gold class present in
+    ``answers``, averaged over those classes."""
+    import numpy as np
+
+    correct, answers = np.asarray(correct, dtype=float), np.asarray(answers)
+    return float(np.mean([correct[answers == c].mean() for c in np.unique(answers)]))
+
+
+def cluster_index(keys: Any) -> Any:
+    """Cluster index per prompt (``0 .. C-1``, numbered in first-seen order) from any
+    per-prompt keys; with all keys distinct it is ``0, 1, 2, ...``."""
+    import numpy as np
+
+    keys = np.asarray(keys)
+    if not len(keys):
+        return np.zeros(0, dtype=np.int64)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inverse.reshape(-1)]
+
+
+def _per_cluster(clusters: Any, n_clusters: int, values: Any) -> Any:
+    import numpy as np
+
+    return np.bincount(clusters, weights=np.asarray(values, dtype=float), minlength=n_clusters)
+
+
+def _per_cluster_class(clusters: Any, n_clusters: int, answers: Any, k: int, values: Any) -> Any:
+    """``(C, k)`` sums of ``values`` per (cluster, gold class)."""
+    import numpy as np
+
+    flat = np.asarray(clusters) * k + np.asarray(answers)
+    return np.bincount(flat, weights=np.asarray(values, dtype=float), minlength=n_clusters * k).reshape(n_clusters, k)
+
+
+def _accuracy_table(o: Outcomes, other: Outcomes | None = None) -> Any:
+    """Per cluster: [hits, prompts], or [hits of other - hits of o, prompts] when paired."""
+    import numpy as np
+
+    c = o.n_clusters
+    ones = np.ones(len(o))
+    hits = _per_cluster(o.clusters, c, o.correct)
+    if other is not None:
+        hits = _per_cluster(o.clusters, c, other.correct) - hits
+    return np.column_stack([hits, _per_cluster(o.clusters, c, ones)])
+
+
+def _accuracy_stat(sums: Any) -> Any:
+    return sums[:, 0] / sums[:, 1]
+
+
+def _balanced_table(o: Outcomes, other: Outcomes | None = None) -> Any:
+    """Per cluster and class: [hits (k) | prompts (k)], or [hits of o | hits of other |
+    prompts] when paired."""
+    import numpy as np
+
+    if o.answers is None:
+        raise ValueError("balanced accuracy needs the gold class of every prompt")
+    answers = np.asarray(o.answers, dtype=np.int64)
+    c, k = o.n_clusters, int(answers.max()) + 1
+    cols = [_per_cluster_class(o.clusters, c, answers, k, o.correct)]
+    if other is not None:
+        cols.append(_per_cluster_class(o.clusters, c, answers, k, other.correct))
+    cols.append(_per_cluster_class(o.clusters, c, answers, k, np.ones(len(o))))
+    return np.hstack(cols)
+
+
+def _mean_recall(hits: Any, counts: Any) -> Any:
+    """Mean over the classes present (count > 0) of hits / count, row by row."""
+    import numpy as np
+
+    present = counts > 0
+    recall = np.divide(hits, counts, out=np.zeros_like(hits), where=present)
+    return recall.sum(axis=1) / present.sum(axis=1)
+
+
+def _balanced_stat(sums: Any) -> Any:
+    k = sums.shape[1] // 2
+    return _mean_recall(sums[:, :k], sums[:, k:])
+
+
+def _paired_balanced_stat(sums: Any) -> Any:
+    k = sums.shape[1] // 3
+    counts = sums[:, 2 * k :]
+    return _mean_recall(sums[:, k : 2 * k], counts) - _mean_recall(sums[:, :k], counts)
+
+
+def _stratified_clusters(tables: Sequence[Any], stat: Any, seed: int, n_boot: int) -> tuple[float, float, float]:
+    """``(point, low, high)`` of the unweighted mean over groups of ``stat`` (a function of
+    summed per-cluster rows). Each replicate resamples every group's clusters (rows of its
+    table) with replacement; groups stay fixed. The random numbers are those of
+    :func:`stratified_bootstrap_mean` with one value per cluster, in the same blocks, so
+    with one prompt per cluster both give the same interval."""
+    import numpy as np
+
+    point = float(np.mean([stat(t.sum(axis=0, keepdims=True))[0] for t in tables]))
+    rng = np.random.default_rng(seed)
+    reps = np.zeros(n_boot)
+    for table in tables:
+        c = len(table)
+        rows = max(1, BOOTSTRAP_BLOCK // c)
+        for start in range(0, n_boot, rows):
+            stop = min(n_boot, start + rows)
+            idx = rng.integers(0, c, size=(stop - start, c))
+            # draws per cluster, row by row: (rows, c) counts instead of (rows, c, columns) copies
+            flat = (idx + c * np.arange(stop - start)[:, None]).ravel()
+            weights = np.bincount(flat, minlength=(stop - start) * c).reshape(stop - start, c)
+            reps[start:stop] += stat(weights.astype(float) @ table)
+    reps /= len(tables)
+    lo, hi = _quantiles(reps)
+    return point, lo, hi
+
+
+def cluster_bootstrap(
+    groups: Sequence[Outcomes], seed: int = 0, n_boot: int = DEFAULT_BOOTSTRAP, balanced: bool = False
+) -> tuple[float, float, float]:
+    """``(mean, low, high)`` of the unweighted mean over groups (datasets) of their accuracy
+    (``balanced``: balanced accuracy, the mean recall over the gold classes present),
+    with a 95% interval that resamples demonstration sets (clusters) within each group.
+
+    A group's replicate pools the prompts of its resampled clusters. With one prompt per
+    cluster this is :func:`stratified_bootstrap_mean` (same numbers for the same seed).
+    Empty groups are ignored; no group gives ``(0, 0, 1)``. Callers decide what to do
+    with a group of one cluster (:attr:`Outcomes.one_block`): it adds no spread.
+    """
+    groups = [g for g in groups if len(g)]
+    if not groups:
+        return 0.0, 0.0, 1.0
+    if balanced:
+        return _stratified_clusters([_balanced_table(g) for g in groups], _balanced_stat, seed, n_boot)
+    return _stratified_clusters([_accuracy_table(g) for g in groups], _accuracy_stat, seed, n_boot)
+
+
+def paired_cluster_bootstrap(
+    groups_a: Sequence[Outcomes],
+    groups_b: Sequence[Outcomes],
+    seed: int = 0,
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    balanced: bool = False,
+) -> tuple[float, float, float]:
+    """``(difference, low, high)`` of B - A, averaged over groups, accuracy or (``balanced``)
+    balanced accuracy. ``groups_a[i]`` and ``groups_b[i]`` hold the same prompts in the same
+    order (B's clusters and answers are A's); replicates resample clusters within each
+    group and use them for both runs. With one prompt per cluster the accuracy version is
+    :func:`paired_bootstrap_difference` (same numbers for the same seed)."""
+    pairs = []
+    for a, b in zip(groups_a, groups_b):
+        if len(a) != len(b):
+            raise ValueError("paired groups must have the same length")
+        if len(a):
+            pairs.append((a, b))
+    if not pairs:
+        return 0.0, 0.0, 0.0
+    if balanced:
+        return _stratified_clusters([_balanced_table(a, b) for a, b in pairs], _paired_balanced_stat, seed, n_boot)
+    return _stratified_clusters([_accuracy_table(a, b) for a, b in pairs], _accuracy_stat, seed, n_boot)

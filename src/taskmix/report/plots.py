@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..records import Score
 
@@ -25,7 +25,15 @@ def _pyplot() -> Any:
     return plt
 
 
-def _bars(ax: Any, groups: Sequence[str], runs: dict[str, dict[str, Score]]) -> None:
+def _chance(ax: Any, groups: Sequence[str], chance: Mapping[str, float | None] | None) -> None:
+    """A dashed random-guess segment over each group that has a baseline."""
+    from ..evaluation.plots import draw_chance
+
+    if chance:
+        draw_chance(ax, [chance.get(g) for g in groups])
+
+
+def _bars(ax: Any, groups: Sequence[str], runs: dict[str, dict[str, Score]], names: Mapping[str, str] | None = None) -> None:
     width = 0.8 / max(1, len(runs))
     for j, (label, by_group) in enumerate(runs.items()):
         xs, acc, lo, hi = [], [], [], []
@@ -38,19 +46,22 @@ def _bars(ax: Any, groups: Sequence[str], runs: dict[str, dict[str, Score]]) -> 
             lo.append(100 * max(0.0, s.accuracy - s.ci_low))
             hi.append(100 * max(0.0, s.ci_high - s.accuracy))
         ax.bar(xs, acc, width=width, yerr=[lo, hi], capsize=3, label=label, color=COLORS[j % len(COLORS)])
-    ax.set_xticks(list(range(len(groups))), list(groups), rotation=25, ha="right", fontsize=8)
+    labels = [(names or {}).get(g, g) for g in groups]
+    ax.set_xticks(list(range(len(groups))), labels, rotation=25, ha="right", fontsize=8)
     ax.set_ylim(0, 100)
     ax.set_ylabel("accuracy (%)")
     ax.grid(axis="y", alpha=0.3)
 
 
-def accuracy_by_setting(runs: dict[str, Sequence[Score]]) -> bytes:
-    """Average accuracy per setting, one bar per model run, with 95% intervals."""
+def accuracy_by_setting(runs: dict[str, Sequence[Score]], chance: Mapping[str, float | None] | None = None) -> bytes:
+    """Average accuracy per setting, one bar per model run, with 95% intervals, and the
+    random-guess baseline per setting (``chance``: setting -> baseline) as a dashed line."""
     plt = _pyplot()
     settings = list(dict.fromkeys(s.setting for scores in runs.values() for s in scores))
     by_run = {label: {s.setting: s for s in scores} for label, scores in runs.items()}
     fig, ax = plt.subplots(figsize=(max(5.0, 1.4 * len(settings)), 3.6))
     _bars(ax, settings, by_run)
+    _chance(ax, settings, chance)
     ax.set_title("Average accuracy per setting")
     ax.legend(fontsize=8)
     data = _png(fig)
@@ -58,15 +69,22 @@ def accuracy_by_setting(runs: dict[str, Sequence[Score]]) -> bytes:
     return data
 
 
-def accuracy_by_dataset(runs: dict[str, Sequence[Score]], settings: Sequence[str]) -> bytes:
-    """One panel per setting: accuracy per dataset, one bar per model run."""
+def accuracy_by_dataset(
+    runs: dict[str, Sequence[Score]],
+    settings: Sequence[str],
+    chance: Mapping[str, float | None] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> bytes:
+    """One panel per setting: accuracy per dataset, one bar per model run, the random-guess
+    baseline per dataset (``chance``: task -> baseline) dashed; ``names``: display names."""
     plt = _pyplot()
     tasks = list(dict.fromkeys(s.task for scores in runs.values() for s in scores))
     n = max(1, len(settings))
     fig, axes = plt.subplots(n, 1, figsize=(max(6.0, 0.9 * len(tasks) + 2), 2.8 * n), squeeze=False)
     for ax, setting in zip(axes[:, 0], settings):
         by_run = {label: {s.task: s for s in scores if s.setting == setting} for label, scores in runs.items()}
-        _bars(ax, tasks, by_run)
+        _bars(ax, tasks, by_run, names)
+        _chance(ax, tasks, chance)
         ax.set_title(setting, fontsize=9)
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()

@@ -1,10 +1,13 @@
 """Render an experiment report as Markdown (with PNG files beside it) and as one
 self-contained HTML file (images inlined as base64, no external resources).
 
-Sections: a summary of average accuracy per setting for each evaluated model with the
-tuned-minus-base difference (paired bootstrap interval), accuracy per dataset for every
-setting, the training loss curve, the selected tasks with their scores, and the exact
-config and package versions.
+Sections: first, in words, what changed (tuned vs base per setting, with the 95% interval
+and whether it excludes 0) and which cells give one answer to most queries; then average
+accuracy and balanced accuracy per setting for each evaluated model with the
+tuned-minus-base differences (paired cluster bootstrap intervals) and the random-guess
+baseline, accuracy per dataset for every setting (flagging cells where one answer exceeds
+80% of the queries), the training loss curve, the selected tasks with their scores, and
+the exact config and package versions.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import html
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from ..fileio import atomic_write_bytes, atomic_write_text
 from ..records import Score
@@ -34,7 +37,8 @@ class ReportInput:
     """Everything a report shows; paths point at the stages' own outputs.
 
     ``evals`` are (label, evaluation run folder) pairs in display order; the first is the
-    baseline the others are compared against.
+    baseline the others are compared against. ``display_names`` optionally maps task
+    names to the short names the dataset tables and plots show.
     """
 
     title: str
@@ -46,14 +50,7 @@ class ReportInput:
     selection_target: str | None = None
     selection: tuple[SelectionRow, ...] = ()
     stages: tuple[tuple[str, float, bool], ...] = ()  # (name, seconds, skipped)
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
-
-
-def _cell(s: Score | None) -> str:
-    return "n/a" if s is None else f"{_pct(s.accuracy)} [{_pct(s.ci_low)}, {_pct(s.ci_high)}]"
+    display_names: Mapping[str, str] | None = None  # task name -> short name (e.g. the paper's abbreviation)
 
 
 class _Doc:
@@ -86,6 +83,10 @@ class _Doc:
         data = base64.b64encode(png).decode("ascii")
         self.html.append(f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></figure>')
 
+    def bullets(self, items: Sequence[str]) -> None:
+        self.md += [f"- {t}" for t in items] + [""]
+        self.html.append("<ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in items) + "</ul>")
+
     def code(self, text: str) -> None:
         self.md += ["```yaml", text.rstrip("\n"), "```", ""]
         self.html.append(f"<pre>{html.escape(text)}</pre>")
@@ -102,54 +103,119 @@ figure{margin:1em 0}img{max-width:100%}pre{background:#f6f8fa;padding:1em;overfl
 """
 
 
-def _eval_section(doc: _Doc, folder: Path, evals: Sequence[tuple[str, Path]]) -> None:
+@dataclass(frozen=True)
+class _Evals:
+    """The evaluation runs of a report, their diagnostics and the comparisons with the first."""
+
+    runs: dict[str, Any]
+    diagnostics: dict[str, dict[tuple[str, str], Any]]
+    diffs: dict[str, dict[tuple[str, str], Any]]
+    refused: dict[str, str]  # label -> why it could not be compared with the first
+
+
+def _load_evals(evals: Sequence[tuple[str, Path]]) -> _Evals:
+    from ..errors import TaskmixError
     from ..evaluation.compare import compare_runs
     from ..evaluation.results import read_run
-    from . import plots
+    from ..evaluation.summary import run_diagnostics
 
     runs = {label: read_run(path) for label, path in evals}
+    diagnostics = {label: run_diagnostics(r.scores, r.averages, r.predictions) for label, r in runs.items()}
+    labels = list(runs)
+    diffs, refused = {}, {}
+    for other in labels[1:]:
+        try:
+            diffs[other] = {(d.task, d.setting): d for d in compare_runs(runs[labels[0]], runs[other])}
+        except TaskmixError as e:  # a report is never worth failing over: say why instead
+            refused[other] = str(e)
+    return _Evals(runs, diagnostics, diffs, refused)
+
+
+def _summary(doc: _Doc, ev: _Evals, names: Mapping[str, str]) -> None:
+    """The report's first lines: what changed, in words, and cells stuck on one answer."""
+    from ..evaluation.compare import describe
+
+    labels = list(ev.runs)
+    lines = []
+    for other, by_key in ev.diffs.items():
+        lines += describe(list(by_key.values()), labels[0], other, names)
+    for other, why in ev.refused.items():
+        lines.append(f"{other} vs {labels[0]}: not compared ({why}).")
+    if len(labels) == 1:
+        lines.append(f"One evaluated model ({labels[0]}): nothing to compare.")
+    for label, run in ev.runs.items():
+        flagged = sum(1 for s in run.scores if (d := ev.diagnostics[label].get((s.task, s.setting))) and d.one_answer)
+        if flagged:
+            lines.append(f"{label}: {flagged} of {len(run.scores)} dataset x setting cells give one answer to more "
+                         "than 80% of their queries; their accuracy mostly measures that default answer.")
+    doc.heading("What changed")
+    doc.bullets(lines)
+
+
+def _setting_score(run: Any, setting: str) -> Score | None:
+    s = next((a for a in run.averages if a.setting == setting), None)
+    if s is None:  # a single dataset: its own score is the average
+        only = [x for x in run.scores if x.setting == setting]
+        s = only[0] if len(only) == 1 else None
+    return s
+
+
+def _diff_cell(d: Any, balanced: bool = False) -> str:
+    from ..evaluation.compare import interval_text
+
+    return "n/a" if d is None else interval_text(d, balanced)
+
+
+def _eval_section(doc: _Doc, folder: Path, ev: _Evals, names: Mapping[str, str]) -> None:
+    from ..evaluation.compare import headline
+    from ..evaluation.results import INTERVALS_NOTE, format_score
+    from ..evaluation.summary import AVERAGE, mean_chance
+    from . import plots
+
+    runs = ev.runs
     labels = list(runs)
     settings = list(dict.fromkeys(s.setting for r in runs.values() for s in r.averages + r.scores))
     doc.heading("Accuracy per setting")
-    doc.para(
-        "Accuracy (%) with 95% intervals: Wilson per dataset; averages are unweighted means over "
-        "datasets with a stratified bootstrap interval. Differences use a paired bootstrap over the "
-        "examples both models saw."
-    )
-    diffs = {}
-    if len(labels) >= 2:
-        base = runs[labels[0]]
-        for other in labels[1:]:
-            diffs[other] = {(d.task, d.setting): d for d in compare_runs(base, runs[other])}
-    header = ["setting"] + labels + [f"{o} - {labels[0]} (pp)" for o in diffs]
+    doc.para(INTERVALS_NOTE + " Differences use a paired bootstrap over the examples both models saw, "
+             "resampling demonstration sets.")
+    first = ev.diagnostics[labels[0]]
+    chance, n_chance = mean_chance(first)
+    if chance is not None:
+        doc.para(f"Random-guess baseline: {100 * chance:.1f}% on average over {n_chance} classification datasets.")
+    heads = {other: headline(list(by_key.values())) for other, by_key in ev.diffs.items()}
+    header = (["setting", "random"] + labels + [f"{o} - {labels[0]} (pp)" for o in heads]
+              + [f"bal. {o} - {labels[0]} (pp)" for o in heads])
     rows = []
+    chance_by_setting: dict[str, float | None] = {}
     for st in settings:
-        row = [st]
+        s0 = _setting_score(runs[labels[0]], st)
+        d0 = None if s0 is None else first.get((s0.task, s0.setting))
+        chance_by_setting[st] = None if d0 is None else d0.chance
+        row = [st, "" if chance_by_setting[st] is None else f"{100 * chance_by_setting[st]:.1f}"]
         for label in labels:
-            s = next((a for a in runs[label].averages if a.setting == st), None)
-            if s is None:  # a single dataset: its own score is the average
-                only = [x for x in runs[label].scores if x.setting == st]
-                s = only[0] if len(only) == 1 else None
-            row.append(_cell(s))
-        for other, by_key in diffs.items():
-            d = by_key.get(("average", st))
-            if d is None:
-                tasks = [k for k in by_key if k[1] == st]
-                d = by_key[tasks[0]] if len(tasks) == 1 else None
-            row.append("n/a" if d is None else f"{100 * d.diff:+.1f} [{100 * d.ci_low:+.1f}, {100 * d.ci_high:+.1f}]")
+            s = _setting_score(runs[label], st)
+            row.append(format_score(s, None if s is None else ev.diagnostics[label].get((s.task, s.setting))))
+        row += [_diff_cell(h.get(st)) for h in heads.values()]
+        row += [_diff_cell(h.get(st), balanced=True) for h in heads.values()]
         rows.append(row)
     doc.table(header, rows)
     avg_scores = {label: r.averages or r.scores for label, r in runs.items()}
-    doc.image(folder, "report_accuracy_by_setting.png", plots.accuracy_by_setting(avg_scores), "accuracy per setting")
+    doc.image(folder, "report_accuracy_by_setting.png", plots.accuracy_by_setting(avg_scores, chance_by_setting),
+              "accuracy per setting")
     doc.heading("Accuracy per dataset")
     tasks = list(dict.fromkeys(s.task for r in runs.values() for s in r.scores))
+    task_chance = {t: d.chance for (t, _), d in first.items() if t != AVERAGE and d.chance is not None}
     for st in settings:
         by = {label: {s.task: s for s in r.scores if s.setting == st} for label, r in runs.items()}
-        rows = [[t] + [_cell(by[label].get(t)) for label in labels] for t in tasks if any(t in by[x] for x in labels)]
+        rows = [[names.get(t, t), "" if t not in task_chance else f"{100 * task_chance[t]:.1f}"]
+                + [format_score(by[label].get(t), ev.diagnostics[label].get((t, st))) for label in labels]
+                for t in tasks if any(t in by[x] for x in labels)]
         if rows:
             doc.heading(st, 3)
-            doc.table(["dataset"] + labels, rows)
-    doc.image(folder, "report_accuracy_by_dataset.png", plots.accuracy_by_dataset({k: r.scores for k, r in runs.items()}, settings), "accuracy per dataset")
+            doc.table(["dataset", "random"] + labels, rows)
+    doc.image(folder, "report_accuracy_by_dataset.png",
+              plots.accuracy_by_dataset({k: r.scores for k, r in runs.items()}, settings, task_chance, names),
+              "accuracy per dataset")
 
 
 def write_report(report: ReportInput, out_dir: str | Path) -> tuple[Path, Path]:
@@ -160,12 +226,16 @@ def write_report(report: ReportInput, out_dir: str | Path) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     doc = _Doc()
     doc.heading(report.title, 1)
+    evals = _load_evals(report.evals) if report.evals else None
+    names = report.display_names or {}
+    if evals is not None:
+        _summary(doc, evals, names)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     doc.para(f"Run folder: {report.run_dir} - written {stamp}")
     if report.stages:
         doc.table(["stage", "seconds", "status"], [[n, f"{s:.1f}", "reused" if skipped else "ran"] for n, s, skipped in report.stages])
-    if report.evals:
-        _eval_section(doc, folder, report.evals)
+    if evals is not None:
+        _eval_section(doc, folder, evals, names)
     if report.loss_log is not None and Path(report.loss_log).is_file():
         from ..training.rundir import read_loss_log
 
