@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import inspect
 import time
-from array import array
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,7 +37,7 @@ from .results import (
     write_run,
 )
 from .scoring import candidate_scores, exact_match, normalize_answer, rank_classify
-from .stats import stratified_bootstrap_mean, wilson_interval
+from .summary import CellOutcomes, average_cells, summarize_cell
 from .suites import SuiteTask, load_task_spec, suite_tasks
 
 CHUNK_PROMPTS = 64  # prompts per engine call (progress granularity; the engine batches inside)
@@ -272,45 +271,9 @@ def _prediction(p: Prompt, correct: bool, **kw: Any) -> Prediction:
     return Prediction(
         task=p.task, setting=p.setting, example_uid=p.example_uid, correct=bool(correct),
         answer=p.answer, candidates=p.candidates, target=p.target, format_name=p.format_name,
-        n_exemplars=len(p.exemplar_uids), dropped_exemplars=p.dropped_exemplars, **kw,
+        n_exemplars=len(p.exemplar_uids), dropped_exemplars=p.dropped_exemplars, seed=p.seed, demo_set=p.demo_set,
+        **kw,
     )
-
-
-def summarize(task: str, setting: str, correct: Sequence[int], dropped: Sequence[int], metric: str,
-              skipped: int = 0) -> Score:
-    """Accuracy with a Wilson 95% interval, plus dropped-exemplar counts; ``correct`` and
-    ``dropped`` hold, per prompt, 1/0 and the number of exemplars dropped; ``skipped``
-    counts queries left out because they do not fit."""
-    n = len(correct)
-    hits = int(sum(correct))
-    lo, hi = wilson_interval(hits, n)
-    extra = (
-        ("metric", metric),
-        ("interval", "wilson"),
-        ("dropped_exemplars", str(sum(dropped))),
-        ("prompts_with_dropped", str(sum(1 for d in dropped if d))),
-    ) + ((("skipped_queries", str(skipped)),) if skipped else ())
-    return Score(task, setting, n, hits, hits / n if n else 0.0, lo, hi, extra)
-
-
-def average_scores(
-    scores: Sequence[Score], outcomes: dict[tuple[str, str], Sequence[int]], config: EvalConfig
-) -> tuple[Score, ...]:
-    """Per setting: unweighted mean over datasets with a stratified bootstrap interval;
-    ``outcomes[(task, setting)]`` holds 1/0 per evaluated prompt."""
-    out = []
-    settings = list(dict.fromkeys(s.setting for s in scores))
-    for setting in settings:
-        tasks = [s.task for s in scores if s.setting == setting]
-        groups = [outcomes[(t, setting)] for t in tasks]
-        mean, lo, hi = stratified_bootstrap_mean(
-            groups, seed=derive_seed(config.seed, "bootstrap", setting) % 2**32, n_boot=config.bootstrap_samples
-        )
-        n = sum(len(g) for g in groups)
-        correct = int(sum(sum(g) for g in groups))
-        extra = (("datasets", str(len(tasks))), ("interval", f"stratified bootstrap ({config.bootstrap_samples})"))
-        out.append(Score(AVERAGE, setting, n, correct, mean, lo, hi, extra))
-    return tuple(out)
 
 
 def _versions() -> tuple[tuple[str, str], ...]:
@@ -365,7 +328,7 @@ def run_eval(
     sizes = [len(ex) for pt, per_seed in work for _ in pt.settings for ex in per_seed]  # one prompt per example
     total = my_prompt_count(sizes, CHUNK_PROMPTS, world)
     scores: list[Score] = []
-    outcomes: dict[tuple[str, str], Sequence[int]] = {}
+    cells: list[CellOutcomes] = []
     kept: list[Prediction] = []  # only when there is no run folder to stream into
     skipped: list[SkippedQuery] = []
     n_predictions = 0
@@ -376,33 +339,34 @@ def run_eval(
         bar = stack.enter_context(_progress(total, config.progress and world.is_main, "eval"))
         for pt, per_seed in work:
             for setting in pt.settings:
-                correct = bytearray()  # 1/0 per prompt: one byte each is all that stays in memory
-                dropped = array("I")  # exemplars dropped per prompt
+                cell = CellOutcomes(pt.task.name, setting)  # a few bytes per prompt stay in memory
                 cell_skipped = len(skipped)
                 for seed_config, examples in zip(seed_configs, per_seed):
                     prompts = timer.timed(iter_scored_prompts(pt, examples, setting, seed_config, count_tokens,
                                                               budget, skipped))
-                    n_before = len(correct)
+                    n_before = len(cell)
                     for preds in score_stream(prompts, CHUNK_PROMPTS,
                                               lambda c: score_prompts(model, c, config, bar), world, first_chunk):
-                        correct.extend(p.correct for p in preds)
-                        dropped.extend(p.dropped_exemplars for p in preds)
+                        cell.add(preds)
                         if writer is not None:
                             writer.add(preds)
                         elif not write:
                             kept.extend(preds)
-                    first_chunk += -(-(len(correct) - n_before) // CHUNK_PROMPTS)
+                    first_chunk += -(-(len(cell) - n_before) // CHUNK_PROMPTS)
                 cell_skipped = len(skipped) - cell_skipped
                 if cell_skipped:
                     bar.update(cell_skipped)
                     notes.append(f"{pt.task.name} / {setting}: {cell_skipped} queries do not fit the context of "
                                  f"{budget} tokens even with one exemplar per class (left out)")
-                if not correct:
+                if not len(cell):
                     continue
-                n_predictions += len(correct)
+                n_predictions += len(cell)
                 metric = "accuracy" if pt.task.is_classification else "exact_match"
-                scores.append(summarize(pt.task.name, setting, correct, dropped, metric, cell_skipped))
-                outcomes[(pt.task.name, setting)] = correct
+                score = summarize_cell(cell, seed=config.seed, n_boot=config.bootstrap_samples, metric=metric)
+                if cell_skipped:
+                    score = replace(score, extra=score.extra + (("skipped_queries", str(cell_skipped)),))
+                scores.append(score)
+                cells.append(cell)
     t_infer = time.perf_counter()
     if not scores:
         raise TaskmixError(f"eval: no query fits the context of {budget} tokens even with one exemplar per class; "
@@ -413,7 +377,7 @@ def run_eval(
         predictions = StoredPredictions(Path(config.out) / PREDICTIONS_FILE, n_predictions)
     else:
         predictions = tuple(kept)
-    averages = average_scores(scores, outcomes, config)
+    averages = average_cells(cells, seed=config.seed, n_boot=config.bootstrap_samples)
     dropped = sum(int(dict(s.extra)["dropped_exemplars"]) for s in scores)
     if dropped:
         notes.append(f"{dropped} exemplars were dropped to fit the context of {budget} tokens (see per-dataset notes)")
