@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from ..catalogue import load_task_spec
 from ..config import to_dict
 from ..errors import TaskmixError
 from ..records import Example, GenerateRequest, LoglikelihoodRequest, Prompt, Score, Task
@@ -39,7 +40,7 @@ from .results import (
 )
 from .scoring import candidate_scores, exact_match, normalize_answer, rank_classify
 from .stats import stratified_bootstrap_mean, wilson_interval
-from .suites import SuiteTask, load_task_spec, suite_tasks
+from .suites import SuiteTask, suite_tasks
 
 CHUNK_PROMPTS = 64  # prompts per engine call (progress granularity; the engine batches inside)
 DEFAULT_CONTEXT = 2048

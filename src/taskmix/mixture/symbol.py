@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 from ..errors import TaskmixError
-from ..records import Example, Task
+from ..records import Example, Task, TrainingExample
 from ..seeding import derive_seed, rng_for
-from ..training.data import TrainingExample
 from .config import MixtureConfig
 
 # Used only when the evaluation suite registry cannot be imported: the symbol-eval

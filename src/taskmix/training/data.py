@@ -16,56 +16,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from ..errors import DataError, TaskmixError
+from ..records import PROMPTS_FILE, TrainingExample
 from ..seeding import derive_seed
-
-PROMPTS_FILE = "prompts.jsonl"
-
-
-@dataclass(frozen=True)
-class TrainingExample:
-    """One training prompt: the model reads ``prompt`` and learns to emit ``target``.
-
-    ``kind`` is ``symbol`` (labels remapped to symbols, no instruction) or ``instruction``
-    (natural labels with the instruction); ``format_name`` names the input/label format.
-    """
-
-    prompt: str
-    target: str
-    task: str
-    uid: str = ""
-    kind: str = "symbol"
-    format_name: str = ""
-    n_exemplars: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "uid": self.uid,
-            "task": self.task,
-            "kind": self.kind,
-            "format": self.format_name,
-            "n_exemplars": self.n_exemplars,
-            "prompt": self.prompt,
-            "target": self.target,
-        }
-
-    @classmethod
-    def from_json(cls, obj: Any, path: Path | str = "?", line: int | None = None) -> "TrainingExample":
-        if not isinstance(obj, dict):
-            raise DataError(path, "expected a JSON object", line)
-        for key in ("prompt", "target", "task"):
-            if not isinstance(obj.get(key), str):
-                raise DataError(path, f"missing or non-string field {key!r}", line)
-        if not obj["target"]:
-            raise DataError(path, "empty target", line)
-        return cls(
-            prompt=obj["prompt"],
-            target=obj["target"],
-            task=obj["task"],
-            uid=str(obj.get("uid", "")),
-            kind=str(obj.get("kind", "symbol")),
-            format_name=str(obj.get("format", "")),
-            n_exemplars=int(obj.get("n_exemplars", 0) or 0),
-        )
 
 
 def prompts_path(data: str | Path) -> Path:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import TaskmixError
+from ..models.prepare import resolve_model_dir
 from ..seeding import derive_seed
 from . import rundir
 from .checkpoint import TrainState, checkpoint_dirs, load_checkpoint, save_checkpoint
@@ -79,23 +80,6 @@ def _target_loss_module() -> type:
             return torch.nn.functional.cross_entropy(logits, labels, reduction="sum")
 
     return TargetLoss
-
-
-def resolve_model_dir(spec: str | os.PathLike) -> Path:
-    """A model folder: a path, or an alias known to :mod:`taskmix.models` (prepared on demand)."""
-    path = Path(spec)
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise TaskmixError(f"{path}: not a Hugging Face model folder (no config.json)")
-        return path
-    try:
-        from ..models.prepare import resolve_model
-    except ImportError:
-        raise TaskmixError(f"{spec}: no such model folder") from None
-    resolved = resolve_model(str(spec))
-    if not Path(resolved).is_dir():
-        raise TaskmixError(f"{spec}: no such model folder")
-    return Path(resolved)
 
 
 def load_for_training(model_dir: Path, config: TrainConfig) -> tuple[Any, Any]:
