@@ -125,7 +125,7 @@ def test_the_scanner_catches_each_unsafe_construct(tmp_path):
 def test_template_loader_really_is_a_safe_loader():
     import yaml
 
-    from taskmix.loaders.promptsource import TemplateLoader
+    from taskmix.loaders.promptsource_templates import TemplateLoader
 
     assert issubclass(TemplateLoader, yaml.SafeLoader)
 
