@@ -162,7 +162,7 @@ def pickled_model(train_tiny_model, tmp_path) -> tuple[Path, Path]:
 def test_pickled_weights_are_never_unpickled_by_the_engine_or_training(pickled_model, tmp_path, capsys):
     from taskmix.models import load_model
     from taskmix.training import TrainConfig
-    from taskmix.training.loop import load_for_training
+    from taskmix.training.model import load_for_training
 
     folder, marker = pickled_model
     with pytest.raises(TaskmixError):

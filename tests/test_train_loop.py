@@ -11,7 +11,8 @@ import torch
 
 from taskmix.training import TrainConfig, train
 from taskmix.training.data import collate, read_examples, tokenise
-from taskmix.training.loop import _target_loss_module, load_for_training
+from taskmix.training.loss import target_loss
+from taskmix.training.model import load_for_training
 from taskmix.training.rundir import read_loss_log
 
 FAST = dict(lr=5e-3, batch_size=4, warmup_steps=2, progress=False, max_length=256)
@@ -25,7 +26,7 @@ def test_target_loss_equals_full_logits_loss(train_tiny_model, tiny_mixture):
     model, tok = load_for_training(train_tiny_model, TrainConfig())
     data = tokenise(read_examples(tiny_mixture), tok, 256)
     b = collate(data, np.arange(6), tok.pad_token_id)
-    ours = _target_loss_module()(model)(b.input_ids, b.attention_mask, b.positions, b.labels) / b.n_targets
+    ours = target_loss(model)(b.input_ids, b.attention_mask, b.positions, b.labels) / b.n_targets
     # reference: full logits, labels -100 except targets, HF's shifted mean loss
     labels = torch.full_like(b.input_ids, -100)
     flat = labels.view(-1)
