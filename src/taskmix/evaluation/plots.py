@@ -1,12 +1,26 @@
-"""Plots of an evaluation run (matplotlib, Agg backend, written atomically as PNG)."""
+"""Plots of an evaluation run (matplotlib, Agg backend, written atomically as PNG).
+
+The plots read only a run's scores (:class:`PlottedRun`, which an
+:class:`~taskmix.evaluation.results.EvalRun` is), so :mod:`.results` can write them
+without this module knowing the run's other records.
+"""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Protocol, Sequence
 
 from ..fileio import atomic_write_bytes
-from .results import EvalRun, ordered
+from ..records import Score
+
+
+class PlottedRun(Protocol):
+    """What the plots read of an evaluation run."""
+
+    model: str
+    scores: Sequence[Score]  # one per (dataset, setting)
+    averages: Sequence[Score]  # one per setting, over the datasets
 
 
 def _save(fig, path: Path) -> None:
@@ -15,7 +29,7 @@ def _save(fig, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def write_plots(out: str | Path, run: EvalRun) -> list[Path]:
+def write_plots(out: str | Path, run: PlottedRun) -> list[Path]:
     """``accuracy_by_setting.png`` (average per setting with intervals) and
     ``accuracy_by_dataset.png`` (grouped bars: dataset x setting with intervals)."""
     import matplotlib
@@ -25,8 +39,8 @@ def write_plots(out: str | Path, run: EvalRun) -> list[Path]:
 
     out = Path(out)
     written: list[Path] = []
-    settings = ordered(s.setting for s in run.scores)
-    tasks = ordered(s.task for s in run.scores)
+    settings = list(dict.fromkeys(s.setting for s in run.scores))  # first-seen order
+    tasks = list(dict.fromkeys(s.task for s in run.scores))
     by_key = {(s.task, s.setting): s for s in run.scores}
 
     if run.averages:

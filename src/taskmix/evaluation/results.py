@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import Any, Iterable, Iterator
 from ..errors import TaskmixError
 from ..fileio import atomic_open, atomic_write_json, atomic_write_text, temp_siblings
 from ..records import Score
+from .plots import write_plots
 
 RESULTS_FILE = "results.json"
 PREDICTIONS_FILE = "predictions.jsonl"
@@ -223,13 +225,9 @@ def write_run(out: str | Path, run: EvalRun, plots: bool = True) -> Path:
                 f.write(_prediction_line(p))
     atomic_write_text(out / MARKDOWN_FILE, markdown_report(run))
     if plots:
-        from .plots import write_plots
-
         try:
             write_plots(out, run)
         except Exception as e:  # a plot is never worth losing the results over
-            import sys
-
             print(f"taskmix: warning: plots not written ({type(e).__name__}: {e})", file=sys.stderr)
     atomic_write_json(out / RESULTS_FILE, results_json(run))
     return out

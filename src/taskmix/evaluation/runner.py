@@ -29,8 +29,10 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from ..catalogue import load_task_spec
 from ..config import to_dict
 from ..errors import TaskmixError
+from ..progress import progress_bar
 from ..records import Example, GenerateRequest, LoglikelihoodRequest, Prompt, Score, Task
 from ..seeding import derive_seed, rng_for
+from ..versions import EVAL_PACKAGES, package_versions
 from ..prompts.builder import SETTING_NAMES, PromptOptions, iter_prompts, setting_applies
 from .config import EvalConfig
 from .distributed import barrier, init_world, my_prompt_count, score_stream
@@ -204,12 +206,6 @@ class _Stopwatch:
 _END = object()
 
 
-def _progress(total: int, enabled: bool, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, disable=not enabled, desc=desc, unit="prompt", leave=False)
-
-
 def score_prompts(
     model: Any, prompts: Sequence[Prompt], config: EvalConfig, bar: Any = None
 ) -> list[Prediction]:
@@ -281,20 +277,6 @@ def average_scores(
     return tuple(out)
 
 
-def _versions() -> tuple[tuple[str, str], ...]:
-    from importlib import metadata
-
-    from .. import __version__
-
-    out = [("taskmix", __version__)]
-    for dist in ("torch", "transformers", "numpy"):
-        try:
-            out.append((dist, metadata.version(dist)))
-        except metadata.PackageNotFoundError:
-            pass
-    return tuple(out)
-
-
 def run_eval(
     config: EvalConfig,
     model: Any = None,
@@ -335,7 +317,7 @@ def run_eval(
     first_chunk = 0  # chunks are numbered over the whole run, as in one process
     with ExitStack() as stack:
         writer = stack.enter_context(PredictionWriter(config.out)) if write and world.is_main else None
-        bar = stack.enter_context(_progress(total, config.progress and world.is_main, "eval"))
+        bar = stack.enter_context(progress_bar(total, config.progress and world.is_main, "eval", "prompt", leave=False))
         for pt, examples in work:
             for setting in pt.settings:
                 prompts = timer.timed(iter_prompt_set(pt, examples, setting, config, count_tokens, budget))
@@ -372,7 +354,7 @@ def run_eval(
         scores=tuple(scores),
         averages=averages,
         predictions=predictions,
-        versions=_versions(),
+        versions=package_versions(EVAL_PACKAGES),
         timing=(
             ("load_tasks", t_tasks - t0),
             ("load_model", t_model - t_tasks),

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from .. import __version__
 from ..config import to_dict
 from ..fileio import atomic_write_json, atomic_write_text
+from ..versions import REPORT_PACKAGES, package_versions
 from .experiment import ExperimentConfig
 from .stages import StageRunner
 
@@ -123,7 +124,7 @@ def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) ->
     report_html = None
     if cfg.report:
         from ..report import ReportInput, write_report
-        from ..report.render import SelectionRow, package_versions
+        from ..report.render import SelectionRow
 
         config_yaml = Path(cfg.source_path).read_text(encoding="utf-8") if cfg.source_path else json.dumps(to_dict(cfg), indent=2)
         loss_log = runner.stage_dir("train") / "run" / "loss.jsonl" if cfg.train is not None else None
@@ -131,7 +132,7 @@ def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) ->
             title=cfg.name,
             run_dir=run_dir.resolve(),
             config_yaml=config_yaml,
-            versions=package_versions(),
+            versions=package_versions(REPORT_PACKAGES, missing="not installed"),
             evals=tuple(evals),
             loss_log=loss_log,
             selection_target=(cfg.select.target or cfg.select.instruction) if cfg.select else None,

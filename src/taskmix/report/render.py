@@ -196,18 +196,3 @@ def write_report(report: ReportInput, out_dir: str | Path) -> tuple[Path, Path]:
     )
     html_path = atomic_write_text(folder / "report.html", page)
     return md_path, html_path
-
-
-def package_versions(names: Sequence[str] = ("taskmix", "torch", "transformers", "peft", "accelerate", "datasets", "sentence-transformers")) -> tuple[tuple[str, str], ...]:
-    """Installed versions of the packages a report lists."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = []
-    for n in names:
-        try:
-            out.append((n, version(n)))
-        except PackageNotFoundError:
-            out.append((n, "not installed"))
-    return tuple(out)
-
-

@@ -37,6 +37,7 @@ from typing import Any, Callable
 
 from ..errors import TaskmixError
 from ..models.prepare import resolve_model_dir
+from ..progress import progress_bar
 from ..seeding import derive_seed
 from . import rundir
 from .checkpoint import TrainState, checkpoint_dirs, load_checkpoint, save_checkpoint
@@ -170,7 +171,7 @@ def train(
     accelerator.wait_for_everyone()
 
     log = rundir.LossLog(out_dir) if accelerator.is_main_process else None
-    bar = _progress(config, accelerator, total, state.step)
+    bar = progress_bar(total, config.progress and accelerator.is_main_process, "train", "step", initial=state.step)
     autocast = (
         torch.autocast(device_type=accelerator.device.type, dtype=torch.bfloat16)
         if config.dtype == "bf16"
@@ -221,9 +222,8 @@ def train(
             if log is not None and (step % config.log_every == 0 or step == total):
                 log.write({"step": step, "loss": round(last_loss, 6), "lr": lr, "epoch": round(micro / n_batches, 4),
                            "tokens": seen, "tokens_per_s": round(tps, 1)})
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{last_loss:.4f}", tok_s=f"{tps:,.0f}")
+            bar.update(1)
+            bar.set_postfix(loss=f"{last_loss:.4f}", tok_s=f"{tps:,.0f}")
             if on_step is not None:
                 on_step(step, last_loss)
             done = step == total
@@ -233,8 +233,7 @@ def train(
             if stop_after is not None and step >= stop_after and not done:
                 return TrainResult(out_dir, step, total, last_loss, tps, None, resumed_from, False)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
         if log is not None:
             log.close()
 
@@ -257,11 +256,3 @@ def _save(accelerator: Any, out_dir: Path, model: Any, optimizer: Any, config: T
         save_checkpoint(out_dir, model, optimizer, state, config.keep_checkpoints)
         rundir.plot_loss(out_dir)
     accelerator.wait_for_everyone()
-
-
-def _progress(config: TrainConfig, accelerator: Any, total: int, initial: int) -> Any:
-    if not (config.progress and accelerator.is_main_process):
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True)
