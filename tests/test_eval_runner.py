@@ -142,3 +142,11 @@ def test_compare_runs_pairs_examples(tmp_path):
     assert any(r.task == "average" for r in rows)
     text = format_differences(rows, "A", "B")
     assert "toy" in text and "-100.0" in text
+
+
+def test_the_models_context_length_is_the_prompt_budget(tmp_path):
+    roomy = run_eval(config(tmp_path, tasks=("toy",), k=4, format="input_output"), model=FakeModel(), loader=loader)
+    assert int(dict(roomy.score("toy", "instr_labels").extra)["dropped_exemplars"]) == 0
+    tight = run_eval(config(tmp_path, tasks=("toy",), k=4, format="input_output", overwrite=True),
+                     model=FakeModel(context_length=60), loader=loader)
+    assert int(dict(tight.score("toy", "instr_labels").extra)["dropped_exemplars"]) > 0

@@ -186,3 +186,13 @@ def test_long_context_is_cut_from_the_left_like_lm_eval(tiny_model_dir):
     lm.max_length = 2
     with pytest.raises(TaskmixError, match="exceeds"):
         lm.loglikelihood([req])
+
+
+def test_engine_declares_what_the_evaluation_needs(tiny_lm):
+    from taskmix.models import LanguageModel
+
+    assert isinstance(tiny_lm, LanguageModel)
+    assert tiny_lm.context_length == 2048  # the tiny Llama's max_position_embeddings
+    ids = tiny_lm.context_ids(DEMOS)
+    assert tiny_lm.count_tokens(DEMOS) == len(ids) > 20
+    assert tiny_lm.context_ids("") == [tiny_lm.tokenizer.bos_token_id]  # lm-eval's context for nothing

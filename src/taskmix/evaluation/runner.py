@@ -18,7 +18,6 @@ with several processes the prompt chunks are shared out and gathered
 
 from __future__ import annotations
 
-import inspect
 import time
 from array import array
 from contextlib import ExitStack
@@ -29,11 +28,13 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from ..catalogue import load_task_spec
 from ..config import to_dict
 from ..errors import TaskmixError
+from ..models import LanguageModel, load_model
+from ..models.prepare import KNOWN_MODELS, resolve_model
 from ..progress import progress_bar
+from ..prompts.builder import SETTING_NAMES, PromptOptions, iter_prompts, setting_applies
 from ..records import Example, GenerateRequest, LoglikelihoodRequest, Prompt, Score, Task
 from ..seeding import derive_seed, rng_for
 from ..versions import EVAL_PACKAGES, package_versions
-from ..prompts.builder import SETTING_NAMES, PromptOptions, iter_prompts, setting_applies
 from .config import EvalConfig
 from .distributed import barrier, init_world, my_prompt_count, score_stream
 from .results import (
@@ -45,7 +46,6 @@ from .stats import stratified_bootstrap_mean, wilson_interval
 from .suites import SuiteTask, suite_tasks
 
 CHUNK_PROMPTS = 64  # prompts per engine call (progress granularity; the engine batches inside)
-DEFAULT_CONTEXT = 2048
 
 
 @dataclass(frozen=True)
@@ -116,48 +116,27 @@ def check_out_dir(config: EvalConfig) -> None:
             raise TaskmixError(f"{out} holds the results of a different run; choose another --out or pass --overwrite")
 
 
-def load_eval_model(config: EvalConfig) -> Any:
-    """The engine's model for ``config.model`` (passing dtype and batch size where accepted)."""
-    from ..models import load_model  # the engine; imports torch lazily
-
-    params = inspect.signature(load_model).parameters
-    kwargs: dict[str, Any] = {}
-    if "dtype" in params:
-        kwargs["dtype"] = config.dtype
-    if "batch_size" in params:
-        kwargs["batch_size"] = config.batch_size
-    if "show_progress" in params:  # our own bar counts prompts
-        kwargs["show_progress"] = False
-    return load_model(config.model, **kwargs)
+def load_eval_model(config: EvalConfig) -> LanguageModel:
+    """The engine's model for ``config.model`` (no engine bar: the evaluation's own counts prompts)."""
+    return load_model(config.model, dtype=config.dtype, batch_size=config.batch_size, show_progress=False)
 
 
 def check_model_spec(spec: str) -> None:
     """Fail fast (before loading tasks) on a model path that does not exist."""
-    from ..models.prepare import KNOWN_MODELS, resolve_model
-
     if spec not in KNOWN_MODELS:
         resolve_model(spec, prepare=False)
 
 
-def token_counter(model: Any) -> Callable[[str], int] | None:
-    """A ``count_tokens(text)`` for the model: its own method, or its tokenizer."""
-    fn = getattr(model, "count_tokens", None)
-    if callable(fn):
-        return fn
-    tok = getattr(model, "tokenizer", None)
-    if tok is not None:
-        return lambda text: len(tok(text, add_special_tokens=False)["input_ids"])
-    return None
+def token_counter(model: LanguageModel) -> Callable[[str], int]:
+    """The model's ``count_tokens(text)`` (:class:`~taskmix.models.interface.LanguageModel`)."""
+    return model.count_tokens
 
 
-def context_budget(model: Any, config: EvalConfig) -> int | None:
+def context_budget(model: LanguageModel, config: EvalConfig) -> int:
+    """Tokens a prompt may have: ``max_context_tokens`` if set, else the model's context length."""
     if config.max_context_tokens is not None:
         return config.max_context_tokens
-    for name in ("max_length", "context_length", "max_context_tokens"):
-        value = getattr(model, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return DEFAULT_CONTEXT
+    return model.context_length
 
 
 def iter_prompt_set(
@@ -285,7 +264,7 @@ def run_eval(
 ) -> EvalRun:
     """Evaluate ``config`` and (unless ``write=False``) write the run folder.
 
-    ``model`` (anything with ``loglikelihood``/``generate``/``fingerprint``) and ``loader``
+    ``model`` (any :class:`~taskmix.models.interface.LanguageModel`) and ``loader``
     (task spec -> Task) may be injected, e.g. in tests; by default the engine's
     ``load_model`` and the catalogue / user-file loaders are used.
     """
