@@ -10,6 +10,7 @@ from ..config import to_dict
 from ..errors import ConfigError
 from ..prompts.builder import SETTING_NAMES
 from ..prompts.formats import get_format
+from .suites import suite_tasks
 
 DTYPES = ("float32", "bfloat16")
 #: Fields that do not change results: a rerun differing only in these is the same run.
@@ -78,8 +79,6 @@ class EvalConfig:
         if self.suite is None and not self.tasks:
             raise ConfigError("eval: give a suite or tasks")
         if self.suite is not None:
-            from .suites import suite_tasks
-
             suite_tasks(self.suite)
         if not self.settings:
             raise ConfigError("eval: settings must not be empty")

@@ -24,6 +24,7 @@ from ..catalogue import load_task_spec
 from ..config import to_dict
 from ..errors import TaskmixError
 from ..fileio import atomic_write_json, default_dir_mode, temp_siblings
+from ..models.prepare import resolve_model_dir
 from ..records import PROMPTS_FILE, Task
 from .config import MixtureConfig
 from .symbol import LengthMeter, TaskStats, check_no_evaluation_tasks, mixture_prompts
@@ -47,8 +48,6 @@ def _tokenizer_for(spec: str) -> Any:
     if not spec:
         return None
     from transformers import AutoTokenizer
-
-    from ..models.prepare import resolve_model_dir
 
     folder = resolve_model_dir(spec)
     try:

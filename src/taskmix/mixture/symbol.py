@@ -18,21 +18,21 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 from ..errors import TaskmixError
+from ..evaluation.suites import suite_tasks
+from ..prompts.builder import input_key
+from ..prompts.formats import answer_continuation, choose_format, get_format, join_prompt
 from ..records import Example, Task, TrainingExample
 from ..seeding import derive_seed, rng_for
+from ..symbols import sample_symbols
 from .config import MixtureConfig
 
-# Used only when the evaluation suite registry cannot be imported: the symbol-eval
-# datasets of the paper (exact names, and name prefixes ending in "_").
+# Refused besides the suite's own tasks: the symbol-eval datasets of the paper (exact
+# names, and name prefixes ending in "_").
 FALLBACK_EVAL_TASKS = ("subj", "ade", "tweeteval/emotion", "tweeteval/hate", "tweeteval/stance_")
 
 
 def evaluation_tasks() -> tuple[str, ...]:
     """Task names (or ``..._`` prefixes) of the ``symbol-eval`` suite, which tuning must not use."""
-    try:
-        from ..evaluation.suites import suite_tasks
-    except ImportError:
-        return FALLBACK_EVAL_TASKS
     return tuple(getattr(t, "name", t) for t in suite_tasks("symbol-eval")) + FALLBACK_EVAL_TASKS
 
 
@@ -87,15 +87,12 @@ def plan_task(task: Task, split: str) -> TaskPlan:
         if not 0 <= e.label < len(by_label):
             raise TaskmixError(f"task {task.name!r}: example {e.uid} has label {e.label} outside the label space")
         by_label[e.label].append(i)
-    from ..prompts.builder import input_key
 
     keys = tuple(input_key(e) for e in examples)
     return TaskPlan(task, examples, tuple(tuple(ix) for ix in by_label), keys)
 
 
 def _format(rng: random.Random, names: Sequence[str]):  # -> PromptFormat
-    from ..prompts.formats import choose_format, get_format
-
     if names:
         return get_format(names[rng.randrange(len(names))])
     return choose_format(rng)
@@ -105,10 +102,6 @@ def make_prompt(
     plan: TaskPlan, query_index: int, config: MixtureConfig, measure: LengthMeter
 ) -> TrainingExample | None:
     """The training prompt for one query, or ``None`` if even the minimum does not fit."""
-    from ..prompts.builder import input_key
-    from ..prompts.formats import answer_continuation, join_prompt
-    from ..symbols import sample_symbols
-
     task = plan.task
     query = plan.examples[query_index]
     rng = rng_for(config.seed, "symbol-mixture", task.name, query.uid)

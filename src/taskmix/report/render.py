@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from ..evaluation.compare import compare_runs
+from ..evaluation.results import read_run
 from ..fileio import atomic_write_bytes, atomic_write_text
 from ..records import Score
+from ..training.rundir import read_loss_log
+from . import plots
 
 
 @dataclass(frozen=True)
@@ -103,10 +107,6 @@ figure{margin:1em 0}img{max-width:100%}pre{background:#f6f8fa;padding:1em;overfl
 
 
 def _eval_section(doc: _Doc, folder: Path, evals: Sequence[tuple[str, Path]]) -> None:
-    from ..evaluation.compare import compare_runs
-    from ..evaluation.results import read_run
-    from . import plots
-
     runs = {label: read_run(path) for label, path in evals}
     labels = list(runs)
     settings = list(dict.fromkeys(s.setting for r in runs.values() for s in r.averages + r.scores))
@@ -154,8 +154,6 @@ def _eval_section(doc: _Doc, folder: Path, evals: Sequence[tuple[str, Path]]) ->
 
 def write_report(report: ReportInput, out_dir: str | Path) -> tuple[Path, Path]:
     """Write ``report.md`` (+ PNGs) and ``report.html`` into ``out_dir``; returns both paths."""
-    from . import plots
-
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     doc = _Doc()
@@ -167,8 +165,6 @@ def write_report(report: ReportInput, out_dir: str | Path) -> tuple[Path, Path]:
     if report.evals:
         _eval_section(doc, folder, report.evals)
     if report.loss_log is not None and Path(report.loss_log).is_file():
-        from ..training.rundir import read_loss_log
-
         rows = read_loss_log(Path(report.loss_log).parent)
         if rows:
             doc.heading("Training")
