@@ -37,7 +37,7 @@ def test_target_loss_equals_full_logits_loss(train_tiny_model, tiny_mixture):
 
 def test_killed_and_resumed_run_has_the_same_loss_curve(train_tiny_model, tiny_mixture, tmp_path):
     cfg = TrainConfig(max_steps=7, grad_accum=2, save_every=2, keep_checkpoints=1, **FAST)
-    whole = train(train_tiny_model, tiny_mixture, tmp_path / "whole", cfg)
+    assert train(train_tiny_model, tiny_mixture, tmp_path / "whole", cfg).complete
     killed = train(train_tiny_model, tiny_mixture, tmp_path / "split", cfg, stop_after=5)
     assert not killed.complete and killed.model_dir is None
     assert len(losses(tmp_path / "split")) == 5  # step 5 logged, last checkpoint at step 4
