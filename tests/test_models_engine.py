@@ -136,14 +136,14 @@ def test_fingerprint_depends_on_dtype(tiny_model_dir):
 def naive_greedy(lm, context, max_new):
     import torch
 
-    ids = list(lm._encode(context))
+    ids = lm.context_ids(context)
     with torch.inference_mode():
         for _ in range(max_new):
             nxt = int(lm.model(torch.tensor([ids])).logits[0, -1].argmax())
             if nxt == lm.tokenizer.eos_token_id:
                 break
             ids.append(nxt)
-    return lm.tokenizer.decode(ids[len(lm._encode(context)) :], skip_special_tokens=True)
+    return lm.tokenizer.decode(ids[lm.count_tokens(context) :], skip_special_tokens=True)
 
 
 def test_generate_matches_naive_greedy_and_batching(tiny_lm):
