@@ -1,8 +1,8 @@
-"""Training data: mixture records, tokenisation, the seeded batch plan and collation.
+"""Training data: reading a mixture, tokenisation, the seeded batch plan and collation.
 
 A mixture folder (written by ``taskmix build``) holds ``prompts.jsonl``: one JSON object
 per line with at least ``prompt``, ``target`` and ``task``. :func:`read_examples` streams
-it as :class:`TrainingExample` records; :func:`tokenise` turns them into one flat token
+it as :class:`~taskmix.records.TrainingExample` records; :func:`tokenise` turns them into one flat token
 array (prompt tokens then target tokens per example) with offsets; :func:`batch_plan`
 gives the deterministic order of micro-batches of one epoch; :func:`collate` pads a
 micro-batch and lists the flat positions whose hidden state predicts a target token.
