@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from taskmix.cli import main
+from taskmix.cli import build_parser, main
 from tests.plugins.eval import FakeModel
 
 
@@ -16,6 +16,7 @@ def fake_engine(monkeypatch):
     """Replace the engine's model loading by the fake model (the rest is real)."""
     from taskmix.evaluation import runner
 
+    build_parser()  # every command module is imported (and bound to the real functions) before the patch
     model = FakeModel()
     monkeypatch.setattr(runner, "load_eval_model", lambda config: model)
     monkeypatch.setattr(runner, "check_model_spec", lambda spec: None)

@@ -180,3 +180,11 @@ def test_blocks_make_clusters_and_the_interval_resamples_them(tmp_path):
     assert len(set(sets)) == 2 and sorted(sets.count(s) for s in set(sets)) == [5, 5]
     extra = dict(run.score("toy", "noinstr_labels").extra)
     assert extra["clusters"] == "2" and extra["largest_cluster"] == "5" and "cluster bootstrap" in extra["interval"]
+
+
+def test_the_models_context_length_is_the_prompt_budget(tmp_path):
+    roomy = run_eval(config(tmp_path, tasks=("toy",), k=4, format="input_output"), model=FakeModel(), loader=loader)
+    assert int(dict(roomy.score("toy", "instr_labels").extra)["dropped_exemplars"]) == 0
+    tight = run_eval(config(tmp_path, tasks=("toy",), k=4, format="input_output", overwrite=True),
+                     model=FakeModel(context_length=60), loader=loader)
+    assert int(dict(tight.score("toy", "instr_labels").extra)["dropped_exemplars"]) > 0

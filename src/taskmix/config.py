@@ -14,6 +14,8 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
+
 from .errors import ConfigError
 
 T = TypeVar("T")
@@ -115,8 +117,6 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 def load_yaml(path: str | Path) -> Any:
     """Read a YAML file with ``yaml.safe_load``; a missing or malformed file is a one-line error."""
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")

@@ -71,12 +71,14 @@ class FakeModel:
     ``score(context, continuation)`` gives the log-likelihood (default: a keyword rule:
     " positive" is likely after "... is good", " negative" after "... is bad", other
     continuations get a hash-derived value); ``answer(context)`` gives generations.
+    Tokens are whitespace-separated words; the context holds ``context_length`` of them.
     Every request is recorded in ``calls``.
     """
 
     score: Callable[[str, str], float] | None = None
     answer: Callable[[str], str] | None = None
     fingerprint: str = "fake-model-v1"
+    context_length: int = 2048
     calls: list = field(default_factory=list)
 
     def count_tokens(self, text: str) -> int:

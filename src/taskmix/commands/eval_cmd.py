@@ -21,6 +21,14 @@ variance is larger than the per-example interval shows).
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+from ..config import from_dict, load_yaml
+from ..errors import ConfigError
+from ..evaluation.config import EvalConfig
+from ..evaluation.results import MARKDOWN_FILE
+from ..evaluation.runner import run_eval
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -64,10 +72,6 @@ FIELDS = ("model", "suite", "tasks", "settings", "k", "max_examples", "seed", "o
 
 def config_from_args(args: argparse.Namespace):
     """The :class:`EvalConfig` of the command line (YAML values first, flags override)."""
-    from ..config import from_dict, load_yaml
-    from ..errors import ConfigError
-    from ..evaluation.config import EvalConfig
-
     data = {}
     if args.config:
         data = load_yaml(args.config) or {}
@@ -92,14 +96,8 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-
-    from ..evaluation.results import MARKDOWN_FILE
-    from ..evaluation.runner import run_eval
-
     config = config_from_args(args)
     run_ = run_eval(config)
-    from pathlib import Path
 
     sys.stdout.write((Path(config.out) / MARKDOWN_FILE).read_text(encoding="utf-8"))
     total = dict(run_.timing).get("total", 0.0)

@@ -4,6 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from ..config import from_dict
+from ..evaluation.config import EvalConfig
+from ..evaluation.runner import (
+    build_prompt_sets,
+    check_model_spec,
+    context_budget,
+    eval_examples,
+    load_eval_model,
+    plan_tasks,
+    token_counter,
+)
+from ..export.lm_eval import export_prompts
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -33,13 +46,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import from_dict
-    from ..evaluation.config import EvalConfig
-    from ..evaluation.runner import (
-        build_prompt_sets, check_model_spec, context_budget, eval_examples, load_eval_model, plan_tasks, token_counter,
-    )
-    from ..export.lm_eval import export_prompts
-
     data = {
         "model": args.model, "suite": args.suite, "k": args.k, "max_examples": args.max_examples,
         "seed": args.seed, "shared_demos": args.shared_demos, "format": args.format,

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..config import load_config
+from ..training.config import TrainConfig
+from ..training.loop import train
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="fine-tune a causal LM on a mixture (full or LoRA)",
@@ -42,15 +46,10 @@ OVERRIDES = ("lora", "max_steps", "epochs", "lr", "batch_size", "grad_accum", "m
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import load_config
-    from ..training.config import TrainConfig
-
     config = load_config(TrainConfig, args.config) if args.config else TrainConfig()
     changes = {k: getattr(args, k) for k in OVERRIDES if getattr(args, k, None) is not None}
     if changes:
         config = config.replace(**changes)
-
-    from ..training.loop import train
 
     result = train(args.model, args.data, args.out, config)
     if result.complete and result.model_dir is not None:

@@ -10,6 +10,7 @@ from ..config import to_dict
 from ..errors import ConfigError
 from ..prompts.builder import SETTING_NAMES
 from ..prompts.formats import get_format
+from .suites import suite_tasks
 
 DTYPES = ("float32", "bfloat16")
 #: Queries per demonstration set when ``block_size`` is not given (1: fresh exemplars per query).
@@ -91,8 +92,6 @@ class EvalConfig:
         if self.suite is None and not self.tasks:
             raise ConfigError("eval: give a suite or tasks")
         if self.suite is not None:
-            from .suites import suite_tasks
-
             suite_tasks(self.suite)
         if not self.settings:
             raise ConfigError("eval: settings must not be empty")
