@@ -13,7 +13,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: venv demo test test-fast prepare clean-venv
+.PHONY: venv demo lint test test-fast prepare clean-venv
 
 venv: $(STAMP)
 
@@ -34,10 +34,16 @@ prepare: venv
 demo: prepare
 	$(PY) -m taskmix run configs/demo.yaml
 
-test: venv
+# ruff (config in pyproject.toml) and the import-layer contract (tests/test_layers.py),
+# before the suite: either failing fails `make test`.
+lint: venv
+	$(PY) -m ruff check src tests benchmarks scripts
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_layers.py
+
+test: lint
 	$(PY) -m pytest -q
 
-test-fast: venv
+test-fast: lint
 	$(PY) -m pytest -q -m "not slow"
 
 clean-venv:

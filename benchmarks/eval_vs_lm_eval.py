@@ -172,11 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import torch
-    import lm_eval
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
 
-    from taskmix.fileio import atomic_write_json
     from taskmix.models import load_model, resolve_model
     from taskmix.paths import mirror_dir
 

@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from taskmix.fileio import atomic_write_json
-    from taskmix.training.loop import resolve_model_dir
+    from taskmix.models.prepare import resolve_model_dir
 
     args.model_dir = resolve_model_dir(args.model)
     runs: dict[str, list[dict]] = {k: [] for k in ("taskmix/default", "trl/default", "taskmix/same", "trl/same")}

@@ -17,12 +17,17 @@ def test_import_does_not_import_torch():
 
 
 def test_records_are_frozen_and_hashable():
-    ex = Example(uid="0", fields=(("text", "hi"),), label=1)
-    task = Task(name="t", source="s", instructions=("do",), input_fields=("text",), label_space=("a", "b"),
-                splits=(Split("train", (ex,)),))
+    def make(label: int) -> Task:
+        ex = Example(uid="0", fields=(("text", "hi"),), label=label)
+        return Task(name="t", source="s", instructions=("do",), input_fields=("text",), label_space=("a", "b"),
+                    splits=(Split("train", (ex,)),))
+
+    task = make(1)
+    ex = task.split("train")[0]
     with pytest.raises(FrozenInstanceError):
         ex.label = 0  # type: ignore[misc]
-    assert hash(task) == hash(task)
+    assert {task, make(1)} == {task} and hash(make(1)) == hash(task)  # equal records are one key
+    assert len({task, make(0)}) == 2
     assert task.split("train") == (ex,)
     assert ex.get("text") == "hi"
     with pytest.raises(KeyError):

@@ -160,3 +160,31 @@ def test_compare_runs_pairs_examples(tmp_path):
     assert any(r.task == "average" for r in rows)
     text = format_differences(rows, "A", "B")
     assert "toy" in text and "-100.0" in text
+
+
+def test_seeds_are_pooled_and_predictions_name_their_seed_and_demonstration_set(tmp_path):
+    one = run_eval(config(tmp_path / "a", tasks=("toy",), settings=("noinstr_symbols",), seed=1),
+                   model=FakeModel(), loader=loader, write=False)
+    two = run_eval(config(tmp_path / "b", tasks=("toy",), settings=("noinstr_symbols",), seeds=(1, 2)),
+                   model=FakeModel(), loader=loader, write=False)
+    assert two.score("toy", "noinstr_symbols").n == 2 * one.score("toy", "noinstr_symbols").n == 16
+    assert [p.seed for p in two.predictions] == [1] * 8 + [2] * 8
+    assert two.predictions[:8] == one.predictions  # seed 1 sees the same prompts in both runs
+    assert {p.demo_set for p in two.predictions} == {f"q:{p.example_uid}" for p in two.predictions}
+
+
+def test_blocks_make_clusters_and_the_interval_resamples_them(tmp_path):
+    run = run_eval(config(tmp_path, tasks=("toy",), settings=("noinstr_labels",), max_examples=None, block_size=5),
+                   model=FakeModel(), loader=loader, write=False)
+    sets = [p.demo_set for p in run.predictions]
+    assert len(set(sets)) == 2 and sorted(sets.count(s) for s in set(sets)) == [5, 5]
+    extra = dict(run.score("toy", "noinstr_labels").extra)
+    assert extra["clusters"] == "2" and extra["largest_cluster"] == "5" and "cluster bootstrap" in extra["interval"]
+
+
+def test_the_models_context_length_is_the_prompt_budget(tmp_path):
+    roomy = run_eval(config(tmp_path, tasks=("toy",), k=4, format="input_output"), model=FakeModel(), loader=loader)
+    assert int(dict(roomy.score("toy", "instr_labels").extra)["dropped_exemplars"]) == 0
+    tight = run_eval(config(tmp_path, tasks=("toy",), k=4, format="input_output", overwrite=True),
+                     model=FakeModel(context_length=60), loader=loader)
+    assert int(dict(tight.score("toy", "instr_labels").extra)["dropped_exemplars"]) > 0

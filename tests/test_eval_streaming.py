@@ -106,6 +106,10 @@ class ConstantModel:
     """Scores every candidate the same, records nothing (so the model holds no memory)."""
 
     fingerprint = "constant"
+    context_length = 10**9  # every prompt fits: nothing is dropped
+
+    def count_tokens(self, text):
+        return len(text.split())
 
     def loglikelihood(self, requests):
         return [LoglikelihoodResult(-1.0, 1, False) for _ in requests]

@@ -94,11 +94,11 @@ def test_symbol_eval_tasks_load_and_give_prompts(mirror):
             assert ex.uid not in p.exemplar_uids
 
 
-@pytest.mark.parametrize("name", [n for n in SYMBOL_EVAL if n.startswith("raft/")] + ["ade"])
+@pytest.mark.parametrize("name", [n for n in SYMBOL_EVAL if n.startswith("raft/")] + ["ade", "raft/ade_corpus_v2"])
 def test_symbol_eval_tasks_are_refused_as_tuning_tasks(name, tmp_path, capsys):
     from taskmix.cli import main
 
     code = main(["build", "symbol", "--tasks", "sst2", name, "--out", str(tmp_path / "mix")])
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
-    assert code != 0 and len(err) == 1 and f"{name!r} is in the symbol-eval suite" in err[0]
+    assert code != 0 and len(err) == 1 and f"{name!r} is held out for evaluation" in err[0]
     assert not (tmp_path / "mix").exists()

@@ -66,7 +66,6 @@ def test_malformed_task_json_names_file_and_line(tmp_path):
     base = tmp_path / bigbench.BASE / "broken"
     base.mkdir(parents=True)
     (base / "task.json").write_text('{"name": "broken",\n "examples": [,]}')
-    bigbench._layout.cache_clear()
     with pytest.raises(DataError, match=r"task.json:2: invalid JSON"):
         bigbench.load("bigbench/broken", tmp_path)
 

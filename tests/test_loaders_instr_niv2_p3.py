@@ -6,6 +6,7 @@ import pytest
 
 from taskmix.errors import DataError, TaskmixError
 from taskmix.loaders import niv2, promptsource
+from taskmix.loaders.promptsource_templates import PromptTemplate, parse_templates, template_instruction
 from taskmix.loaders.jinja_sandbox import render
 from taskmix.records import Example, Split, Task
 
@@ -74,19 +75,19 @@ def test_p3_instructions_from_templates(mirror):
 
 
 def test_template_instruction_hand_values():
-    t = promptsource.PromptTemplate(
+    t = PromptTemplate(
         id="x", name="x", jinja='Is "{{ text | trim }}" {{"rude"}}?{% if a %} yes{% endif %} ||| {{answer_choices[label]}}',
         answer_choices="no ||| yes",
     )
-    assert promptsource.template_instruction(t) == 'Is "[text]" rude? yes Options: no, yes'
+    assert template_instruction(t) == 'Is "[text]" rude? yes Options: no, yes'
 
 
 def test_safe_yaml_rejects_python_tags():
     bad = "dataset: x\ntemplates:\n  a: !!python/object/apply:os.system ['echo hi']\n"
     with pytest.raises(DataError, match="invalid templates YAML"):
-        promptsource.parse_templates(bad)
+        parse_templates(bad)
     with pytest.raises(DataError, match="not a !Template"):
-        promptsource.parse_templates("dataset: x\ntemplates:\n  a: 3\n")
+        parse_templates("dataset: x\ntemplates:\n  a: 3\n")
 
 
 @pytest.mark.parametrize(
@@ -123,7 +124,7 @@ def test_unheld_p3_dataset_has_empty_splits(mirror):
     assert all(len(s) == 0 for s in t.splits) and t.instructions
 
 
-def test_p3_renders_held_dataset_through_the_catalogue(mirror):
+def test_p3_renders_a_held_tweeteval_dataset(mirror):
     pytest.importorskip("taskmix.loaders.tweeteval")
     t = promptsource.load("p3/tweet_eval/irony", mirror)
     assert t.meta("examples") == "rendered from tweeteval/irony"

@@ -103,7 +103,7 @@ def test_max_length_too_short_is_an_error_and_leaves_nothing(toy_loader, tmp_pat
 
 def test_build_cli_bad_inputs(tmp_path, capsys):
     def err():
-        lines = [l for l in capsys.readouterr().err.splitlines() if l.startswith("taskmix:")]
+        lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("taskmix:")]
         assert len(lines) == 1
         return lines[0]
 

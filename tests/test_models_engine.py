@@ -136,14 +136,14 @@ def test_fingerprint_depends_on_dtype(tiny_model_dir):
 def naive_greedy(lm, context, max_new):
     import torch
 
-    ids = list(lm._encode(context))
+    ids = lm.context_ids(context)
     with torch.inference_mode():
         for _ in range(max_new):
             nxt = int(lm.model(torch.tensor([ids])).logits[0, -1].argmax())
             if nxt == lm.tokenizer.eos_token_id:
                 break
             ids.append(nxt)
-    return lm.tokenizer.decode(ids[len(lm._encode(context)) :], skip_special_tokens=True)
+    return lm.tokenizer.decode(ids[lm.count_tokens(context) :], skip_special_tokens=True)
 
 
 def test_generate_matches_naive_greedy_and_batching(tiny_lm):
@@ -186,3 +186,13 @@ def test_long_context_is_cut_from_the_left_like_lm_eval(tiny_model_dir):
     lm.max_length = 2
     with pytest.raises(TaskmixError, match="exceeds"):
         lm.loglikelihood([req])
+
+
+def test_engine_declares_what_the_evaluation_needs(tiny_lm):
+    from taskmix.models import LanguageModel
+
+    assert isinstance(tiny_lm, LanguageModel)
+    assert tiny_lm.context_length == 2048  # the tiny Llama's max_position_embeddings
+    ids = tiny_lm.context_ids(DEMOS)
+    assert tiny_lm.count_tokens(DEMOS) == len(ids) > 20
+    assert tiny_lm.context_ids("") == [tiny_lm.tokenizer.bos_token_id]  # lm-eval's context for nothing

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from taskmix.errors import TaskmixError
 from taskmix.loaders import bbh, bigbench, niv2, promptsource
+from taskmix.loaders.promptsource_templates import render_template, template_instruction
 
 N = int(os.environ.get("TASKMIX_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(max_examples=N, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -85,8 +86,8 @@ def _p3(root: Path, data: bytes) -> None:
     _write(root, P3_FILE, data)
     collection = promptsource.templates_of("ds", root)
     for t in collection.templates:
-        promptsource.template_instruction(t)
-        promptsource.render_template(t, {"sentence": "fine", "label": 1})
+        template_instruction(t)
+        render_template(t, {"sentence": "fine", "label": 1})
 
 
 TARGETS: dict[str, Callable[[Path, bytes], None]] = {

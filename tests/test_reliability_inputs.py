@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import errno
 import json
-import resource
-import signal
 import subprocess
 import sys
 import time
@@ -195,10 +193,11 @@ import resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), resource.RLIM_INFINITY))
 from tests.plugins.eval import FakeModel
-from taskmix.evaluation import runner
+from taskmix.cli import build_parser, main
+from taskmix.evaluation import preflight, runner
+build_parser()  # the command modules bind the real functions before the patch
 runner.load_eval_model = lambda config: FakeModel()
-runner.check_model_spec = lambda spec: None
-from taskmix.cli import main
+runner.check_model_spec = preflight.check_model_spec = lambda spec: None
 raise SystemExit(main(sys.argv[2:]))
 """
 

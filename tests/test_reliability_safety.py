@@ -122,12 +122,19 @@ def test_the_scanner_catches_each_unsafe_construct(tmp_path):
     assert [int(f.split(":")[1]) for f in found] == [1, *range(3, 16)], found
 
 
-def test_template_loader_really_is_a_safe_loader():
-    import yaml
+def test_template_loader_builds_templates_and_nothing_else(tmp_path):
+    """The scanner allows ``yaml.load(..., Loader=TemplateLoader)``: it must act as a safe loader."""
+    from taskmix.loaders.promptsource_templates import parse_templates
 
-    from taskmix.loaders.promptsource import TemplateLoader
-
-    assert issubclass(TemplateLoader, yaml.SafeLoader)
+    marker = tmp_path / "ran"
+    for tag in ("!!python/object/apply:os.system", "!!python/object/new:os.system", "!!python/name:os.system",
+                "!!python/module:os"):
+        text = f"dataset: x\ntemplates:\n  a: {tag} ['touch {marker}']\n"
+        with pytest.raises(DataError, match="invalid templates YAML"):
+            parse_templates(text)
+    assert not marker.exists()
+    good = "dataset: x\ntemplates:\n  a: !Template\n    id: a\n    name: n\n    jinja: '{{text}} ||| yes'\n"
+    assert [t.name for t in parse_templates(good).templates] == ["n"]
 
 
 # ---------------------------------------------------------------------------- pickled weights
@@ -162,7 +169,7 @@ def pickled_model(train_tiny_model, tmp_path) -> tuple[Path, Path]:
 def test_pickled_weights_are_never_unpickled_by_the_engine_or_training(pickled_model, tmp_path, capsys):
     from taskmix.models import load_model
     from taskmix.training import TrainConfig
-    from taskmix.training.loop import load_for_training
+    from taskmix.training.model import load_for_training
 
     folder, marker = pickled_model
     with pytest.raises(TaskmixError):

@@ -31,7 +31,7 @@ def test_processes_take_disjoint_strided_shares_of_a_global_batch(train_tiny_mod
 
     from taskmix.training import TrainConfig
     from taskmix.training.data import read_examples, tokenise
-    from taskmix.training.loop import load_for_training
+    from taskmix.training.model import load_for_training
     from taskmix.training.parallel import empty_like, shard_batch
 
     _, tok = load_for_training(train_tiny_model, TrainConfig())

@@ -36,10 +36,21 @@ def test_encoder_cache_is_keyed_by_fingerprint_and_text(tmp_path, minilm_path):
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
     assert np.allclose(v[0], v[2])
     assert (tmp_path / f"{enc.fingerprint}.npz").is_file()
-    again = Encoder(minilm_path, cache_dir=tmp_path)
+    # the same model elsewhere (links to its files): same fingerprint, so the same cache file
+    copy = tmp_path / "copy"
+    for f in minilm_path.rglob("*"):
+        if f.is_file():
+            (copy / f.relative_to(minilm_path)).parent.mkdir(parents=True, exist_ok=True)
+            (copy / f.relative_to(minilm_path)).symlink_to(f)
+    again = Encoder(copy, cache_dir=tmp_path)
+    assert again.fingerprint == enc.fingerprint
+    for weights in [*copy.rglob("*.safetensors"), *copy.rglob("*.bin")]:
+        weights.unlink()  # loading the model would now fail
     w = again.encode(texts[:2])
-    assert again.n_encoded == 0 and again._model is None  # served from disk, model never loaded
+    assert again.n_encoded == 0  # served from disk, the model never loaded
     assert np.allclose(w, v[:2])
+    with pytest.raises(TaskmixError, match="cannot load encoder"):
+        again.encode(["A text it has never seen."])
     assert text_key("a") != text_key("a ")
 
 

@@ -49,7 +49,7 @@ def test_every_symbol_is_safe_and_of_its_kind():
 
 
 def test_pools_are_deterministic_and_varied():
-    assert symbol_pool("eval", "integer")[:3] == symbol_pool("eval", "integer")[:3]
+    assert symbol_pool("eval", "integer")[:3] == ("86564", "2499", "87240")  # pinned: the same on every machine
     letters = symbol_pool("tuning", "letters")
     assert {len(s) for s in letters} <= {2, 3, 4}
     words = symbol_pool("eval", "word")

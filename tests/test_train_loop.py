@@ -11,7 +11,8 @@ import torch
 
 from taskmix.training import TrainConfig, train
 from taskmix.training.data import collate, read_examples, tokenise
-from taskmix.training.loop import _target_loss_module, load_for_training
+from taskmix.training.loss import target_loss
+from taskmix.training.model import load_for_training
 from taskmix.training.rundir import read_loss_log
 
 FAST = dict(lr=5e-3, batch_size=4, warmup_steps=2, progress=False, max_length=256)
@@ -25,7 +26,7 @@ def test_target_loss_equals_full_logits_loss(train_tiny_model, tiny_mixture):
     model, tok = load_for_training(train_tiny_model, TrainConfig())
     data = tokenise(read_examples(tiny_mixture), tok, 256)
     b = collate(data, np.arange(6), tok.pad_token_id)
-    ours = _target_loss_module()(model)(b.input_ids, b.attention_mask, b.positions, b.labels) / b.n_targets
+    ours = target_loss(model)(b.input_ids, b.attention_mask, b.positions, b.labels) / b.n_targets
     # reference: full logits, labels -100 except targets, HF's shifted mean loss
     labels = torch.full_like(b.input_ids, -100)
     flat = labels.view(-1)
@@ -36,7 +37,7 @@ def test_target_loss_equals_full_logits_loss(train_tiny_model, tiny_mixture):
 
 def test_killed_and_resumed_run_has_the_same_loss_curve(train_tiny_model, tiny_mixture, tmp_path):
     cfg = TrainConfig(max_steps=7, grad_accum=2, save_every=2, keep_checkpoints=1, **FAST)
-    whole = train(train_tiny_model, tiny_mixture, tmp_path / "whole", cfg)
+    assert train(train_tiny_model, tiny_mixture, tmp_path / "whole", cfg).complete
     killed = train(train_tiny_model, tiny_mixture, tmp_path / "split", cfg, stop_after=5)
     assert not killed.complete and killed.model_dir is None
     assert len(losses(tmp_path / "split")) == 5  # step 5 logged, last checkpoint at step 4

@@ -13,7 +13,8 @@ from taskmix.mixture.config import MixtureConfig
 from taskmix.symbols import symbol_pool
 from taskmix.training import TrainConfig
 from taskmix.training.data import collate, read_examples, tokenise
-from taskmix.training.loop import _target_loss_module, load_for_training
+from taskmix.training.loss import target_loss
+from taskmix.training.model import load_for_training
 
 pytestmark = pytest.mark.slow  # loads SST-2/TREC from the mirror and runs SmolLM2 (minutes on a busy CPU)
 
@@ -46,7 +47,7 @@ def test_target_only_loss_equals_hf_loss_on_smollm2(real_mixture, smollm2_dir):
     data = tokenise(read_examples(real_mixture), tok, 320)
     b = collate(data, np.arange(4), tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
     with torch.no_grad():
-        ours = _target_loss_module()(model)(b.input_ids, b.attention_mask, b.positions, b.labels) / b.n_targets
+        ours = target_loss(model)(b.input_ids, b.attention_mask, b.positions, b.labels) / b.n_targets
         labels = torch.full_like(b.input_ids, -100)
         labels.view(-1)[b.positions + 1] = b.labels
         ref = model(input_ids=b.input_ids, attention_mask=b.attention_mask, labels=labels).loss

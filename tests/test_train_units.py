@@ -10,7 +10,8 @@ import pytest
 from taskmix.config import from_dict
 from taskmix.errors import ConfigError, DataError
 from taskmix.training.config import TrainConfig, lr_at
-from taskmix.training.data import TrainingExample, TokenisedData, batch_plan, collate, read_examples
+from taskmix.records import TrainingExample
+from taskmix.training.data import TokenisedData, batch_plan, collate, read_examples
 
 
 def test_lr_schedule_hand_computed():

@@ -13,6 +13,9 @@ lazily) that implements::
 
 ``root`` is the verified data folder (see :mod:`taskmix.data.sources`), laid out like
 the upstream mirror. Loaders never touch the network.
+
+:func:`load_task_spec` is what commands and configs take as a task: a catalogue name or
+the path of a user task file (:mod:`taskmix.loaders.userfile`).
 """
 
 from __future__ import annotations
@@ -23,8 +26,12 @@ from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 
+from .data.sources import data_root
 from .errors import TaskmixError
+from .loaders.userfile import load_file
 from .records import Task
+
+FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".txt")  # a task spec ending so names a user file
 
 # family -> loader module
 FAMILIES: dict[str, str] = {
@@ -50,8 +57,6 @@ def _module(family: str) -> ModuleType:
 
 
 def default_root() -> Path:
-    from .data.sources import data_root
-
     return data_root()
 
 
@@ -75,7 +80,7 @@ def load_task(name: str, root: Path | None = None) -> Task:
     root = root or default_root()
     family = family_of(name)
     if family not in FAMILIES or name not in _names(family, root):
-        if Path(name).suffix or Path(name).expanduser().exists():
+        if name.lower().endswith(FILE_SUFFIXES) or Path(name).expanduser().exists():
             raise TaskmixError(f"{name}: a file path, not a task name (task names: `taskmix tasks list`)")
     if family not in FAMILIES:
         raise TaskmixError(f"unknown task {name!r}: no task family {family!r} (known: {', '.join(FAMILIES)})")
@@ -90,3 +95,23 @@ def load_task(name: str, root: Path | None = None) -> Task:
 @lru_cache(maxsize=64)
 def _load_cached(name: str, root: Path) -> Task:
     return _module(family_of(name)).load(name, root)
+
+
+def is_file_spec(spec: str) -> bool:
+    """Whether a task spec names a user file rather than a catalogue task."""
+    return spec.lower().endswith(FILE_SUFFIXES) or Path(spec).is_file()
+
+
+def load_task_spec(spec: str, text_field: str | None = None, label_field: str | None = None) -> Task:
+    """Load a catalogue task by name, or a user file (with optional field names)."""
+    if is_file_spec(spec):
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise TaskmixError(f"{spec}: no such task file")
+        kwargs: dict[str, object] = {}
+        if text_field:  # one field, or several separated by '+' (premise+hypothesis)
+            kwargs["text_fields"] = tuple(f.strip() for f in text_field.split("+") if f.strip())
+        if label_field:
+            kwargs["label_field"] = label_field
+        return load_file(path, **kwargs)
+    return load_task(spec)

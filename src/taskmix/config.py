@@ -17,6 +17,8 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
+
 from .errors import ConfigError
 
 T = TypeVar("T")
@@ -170,8 +172,6 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 def load_yaml(path: str | Path) -> Any:
     """Read a YAML file with ``yaml.safe_load``; a missing or malformed file is a one-line error."""
-    import yaml
-
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder, not a config file")
@@ -195,8 +195,6 @@ def _check_alias_expansion(root: Any, path: Path) -> None:
     """Refuse a YAML document whose aliases expand to more than :data:`MAX_YAML_VALUES`
     values, or refer to themselves: each node is sized once, so the check costs the
     size of the file, not of the expansion."""
-    import yaml
-
     sizes: dict[int, int] = {}
     active: set[int] = set()
 

@@ -3,7 +3,8 @@
 load -> :class:`Task` / :class:`Example`; compose -> :class:`ComposedPrompt` (made of
 :class:`Segment` spans) -> :class:`Prompt` (evaluation) or a training example (tuning);
 evaluate -> :class:`LoglikelihoodRequest` / :class:`GenerateRequest` ->
-:class:`LoglikelihoodResult`; report -> :class:`Score`.
+:class:`LoglikelihoodResult`; report -> :class:`Score`; build a tuning mixture ->
+:class:`TrainingExample` (one line of a mixture's ``prompts.jsonl``) -> train.
 
 Records hold tuples, never lists or dicts, so they are hashable and cannot be mutated
 by a later stage.
@@ -12,9 +13,13 @@ by a later stage.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import DataError
 
 SPLITS = ("train", "validation", "test")
+PROMPTS_FILE = "prompts.jsonl"  # a mixture folder's training prompts, one TrainingExample per line
 
 
 @dataclass(frozen=True)
@@ -241,3 +246,80 @@ class Score:
     ci_low: float
     ci_high: float
     extra: tuple[tuple[str, str], ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class TrainingExample:
+    """One training prompt: the model reads ``prompt`` and learns to emit ``target``.
+
+    ``kind`` is ``symbol`` (labels remapped to symbols, no instruction) or ``instruction``
+    (natural labels with the instruction); ``format_name`` names the input/label format.
+    ``segments`` are the composer's spans of ``prompt`` (instruction, each exemplar's input
+    and label with its class and whether it is inferable, query, answer slot); empty for
+    mixtures built before they were recorded. On disk (``prompts.jsonl``) they are a list of
+    ``{"kind", "start", "end", "class", "inferable"}`` objects under ``"segments"``.
+    """
+
+    prompt: str
+    target: str
+    task: str
+    uid: str = ""
+    kind: str = "symbol"
+    format_name: str = ""
+    n_exemplars: int = 0
+    segments: tuple[Segment, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "uid": self.uid,
+            "task": self.task,
+            "kind": self.kind,
+            "format": self.format_name,
+            "n_exemplars": self.n_exemplars,
+            "prompt": self.prompt,
+            "target": self.target,
+            "segments": [{"kind": s.kind, "start": s.start, "end": s.end, "class": s.label_class,
+                          "inferable": s.inferable} for s in self.segments],
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any, path: Path | str = "?", line: int | None = None) -> "TrainingExample":
+        if not isinstance(obj, dict):
+            raise DataError(path, "expected a JSON object", line)
+        for key in ("prompt", "target", "task"):
+            if not isinstance(obj.get(key), str):
+                raise DataError(path, f"missing or non-string field {key!r}", line)
+        if not obj["target"]:
+            raise DataError(path, "empty target", line)
+        return cls(
+            prompt=obj["prompt"],
+            target=obj["target"],
+            task=obj["task"],
+            uid=str(obj.get("uid", "")),
+            kind=str(obj.get("kind", "symbol")),
+            format_name=str(obj.get("format", "")),
+            n_exemplars=int(obj.get("n_exemplars", 0) or 0),
+            segments=_segments(obj.get("segments", []), obj["prompt"], path, line),
+        )
+
+
+def _segments(raw: Any, prompt: str, path: Path | str, line: int | None) -> tuple[Segment, ...]:
+    """The ``segments`` of a record, checked: known kinds, integer spans inside the prompt,
+    in order and not overlapping."""
+    if not isinstance(raw, list):
+        raise DataError(path, "'segments' must be a list", line)
+    out: list[Segment] = []
+    end = 0
+    for item in raw:
+        if not isinstance(item, dict) or item.get("kind") not in SEGMENT_KINDS:
+            raise DataError(path, f"a segment must be an object with a kind in {', '.join(SEGMENT_KINDS)}", line)
+        start, stop, cls = item.get("start"), item.get("end"), item.get("class")
+        if not (type(start) is int and type(stop) is int and 0 <= start <= stop <= len(prompt)):
+            raise DataError(path, f"segment span [{start}, {stop}] falls outside the prompt", line)
+        if start < end:
+            raise DataError(path, f"segment [{start}, {stop}] overlaps the one before", line)
+        if cls is not None and type(cls) is not int:
+            raise DataError(path, "a segment's class must be an integer or null", line)
+        out.append(Segment(item["kind"], start, stop, cls, bool(item.get("inferable", False))))
+        end = stop
+    return tuple(out)

@@ -71,6 +71,7 @@ class FakeModel:
     ``score(context, continuation)`` gives the log-likelihood (default: a keyword rule:
     " positive" is likely after "... is good", " negative" after "... is bad", other
     continuations get a hash-derived value); ``answer(context)`` gives generations.
+    Tokens are whitespace-separated words; the context holds ``context_length`` of them.
     Every request is recorded in ``calls``; ``loads`` counts how often the ``fake_engine``
     fixture "loaded" it.
     """
@@ -78,6 +79,7 @@ class FakeModel:
     score: Callable[[str, str], float] | None = None
     answer: Callable[[str], str] | None = None
     fingerprint: str = "fake-model-v1"
+    context_length: int = 2048
     calls: list = field(default_factory=list)
     loads: int = 0
 
@@ -121,8 +123,10 @@ def fake_model() -> FakeModel:
 def fake_engine(monkeypatch) -> FakeModel:
     """Replace the engine's model loading by a fake model (the rest is real); the
     returned model counts its loads in ``loads``."""
-    from taskmix.evaluation import runner
+    from taskmix.cli import build_parser
+    from taskmix.evaluation import preflight, runner
 
+    build_parser()  # every command module is imported (and bound to the real functions) before the patch
     model = FakeModel()
 
     def load(config):
@@ -131,4 +135,5 @@ def fake_engine(monkeypatch) -> FakeModel:
 
     monkeypatch.setattr(runner, "load_eval_model", load)
     monkeypatch.setattr(runner, "check_model_spec", lambda spec: None)
+    monkeypatch.setattr(preflight, "check_model_spec", lambda spec: None)
     return model

@@ -13,8 +13,13 @@ and ``manifest.json`` (config, seed, counts, content hash).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
+from ..config import load_config
+from ..errors import TaskmixError
+from ..mixture.build import build_symbol_mixture
 from ..mixture.config import MixtureConfig
+from ..selection.tuning_pool import select_tuning_tasks
 from .flags import add_config_flags, given
 
 OVERRIDES = ("per_task_cap", "max_length", "tokenizer", "instruction_share", "seed")
@@ -39,10 +44,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_symbol(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from ..config import load_config
-
     config = load_config(MixtureConfig, args.config) if args.config else MixtureConfig()
     changes = given(args, *OVERRIDES)
     for key in ("tasks", "extra_tasks"):
@@ -51,17 +52,12 @@ def run_symbol(args: argparse.Namespace) -> int:
     if changes:
         config = dataclasses.replace(config, **changes)
     if args.select_for is not None:
-        from ..errors import TaskmixError
-        from ..selection.tuning_pool import select_tuning_tasks
-
         if not args.select_for.strip():
             raise TaskmixError("--select-for needs a task name, got an empty string")
 
         chosen = select_tuning_tasks(config.all_tasks, args.k, target=args.select_for, encoder=args.encoder)
         print("selected for " + args.select_for + ": " + ", ".join(f"{c.name} ({c.score:.3f})" for c in chosen))
         config = dataclasses.replace(config, tasks=tuple(c.name for c in chosen), extra_tasks=())
-
-    from ..mixture.build import build_symbol_mixture
 
     result = build_symbol_mixture(config, args.out)
     if result.already_built:

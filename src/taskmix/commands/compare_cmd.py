@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..evaluation.compare import compare_folders, format_differences
+from ..evaluation.config import OUTPUT_ONLY_FIELDS
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("compare", help="compare two evaluation runs (paired bootstrap)",
@@ -28,9 +31,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation.compare import compare_folders, format_differences
-    from ..evaluation.config import OUTPUT_ONLY_FIELDS
-
     a, b, rows = compare_folders(args.run_a, args.run_b, seed=args.seed)
     if a.fingerprint == b.fingerprint and a.run_key == b.run_key:
         print("note: both folders hold the same evaluation of the same model")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..data.fetch import fetch, verify
 from ..errors import DataError, TaskmixError
 
 CACHE_HELP = "data cache folder (default: $TASKMIX_CACHE/data, else ~/.cache/taskmix/data)"
@@ -28,8 +29,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    from ..data.fetch import fetch
-
     report = fetch(cache=args.cache, mirror=args.mirror, only=args.only, progress=False if args.no_progress else None)
     print(
         f"{report.total} files: {report.fetched} fetched ({report.bytes_written / 1e6:.1f} MB), "
@@ -39,8 +38,6 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from ..data.fetch import verify
-
     report = verify(cache=args.cache, only=args.only)
     if report.bad:
         raise DataError(report.bad[0], f"sha256 mismatch ({len(report.bad)} bad, {len(report.missing)} missing files); run `taskmix data fetch`")

@@ -24,8 +24,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
+from pathlib import Path
 
+from ..config import from_dict, load_mapping
+from ..errors import ConfigError
 from ..evaluation.config import EvalConfig
+from ..evaluation.preflight import prepare_eval, previous_run_key, remove_stale_plots
+from ..evaluation.results import MARKDOWN_FILE
+from ..evaluation.runner import run_eval
+from ..fileio import write_failures
+from ..progress import quiet_libraries
 from .flags import add_config_flags, csv_list, given
 
 FIELDS = tuple(f.name for f in dataclasses.fields(EvalConfig))
@@ -42,9 +51,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def config_from_args(args: argparse.Namespace) -> EvalConfig:
     """The :class:`EvalConfig` of the command line (YAML values first, flags override)."""
-    from ..config import from_dict, load_mapping
-    from ..errors import ConfigError
-
     data = load_mapping(args.config, "EvalConfig fields") if args.config else {}
     for key in ("tasks", "settings"):  # YAML may give "a,b" or "all" as one string
         if isinstance(data.get(key), str):
@@ -65,15 +71,6 @@ def config_from_args(args: argparse.Namespace) -> EvalConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    from pathlib import Path
-
-    from ..evaluation.preflight import prepare_eval, previous_run_key, remove_stale_plots
-    from ..evaluation.results import MARKDOWN_FILE
-    from ..evaluation.runner import run_eval
-    from ..fileio import write_failures
-    from ..quiet import quiet_libraries
-
     config = config_from_args(args)
     quiet_libraries(config.progress)
     previous = previous_run_key(config.out)

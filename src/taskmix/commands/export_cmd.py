@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from ..config import from_dict
+from ..errors import ConfigError
 from ..evaluation.config import EvalConfig
+from ..evaluation.plan import build_prompt_sets, context_budget, eval_examples, load_eval_model, plan_tasks, token_counter
+from ..evaluation.preflight import prepare_eval
+from ..export.lm_eval import check_export_dir, export_prompts
+from ..progress import quiet_libraries
 from .flags import add_config_flags, given
 
 # EvalConfig fields that decide the exported prompts (defaults and help come from EvalConfig)
-FIELDS = ("model", "suite", "tasks", "settings", "k", "max_examples", "seed", "shared_demos", "format",
+FIELDS = ("model", "suite", "tasks", "settings", "k", "max_examples", "seed", "block_size", "shared_demos", "format",
           "max_context_tokens", "text_field", "label_field", "eval_split")
 DEFAULT_MODEL = "smollm2-135m"  # export needs a tokenizer and a context length even without --model
 
@@ -33,15 +39,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import from_dict
-    from ..errors import ConfigError
-    from ..evaluation.preflight import prepare_eval
-    from ..evaluation.runner import (
-        build_prompt_sets, context_budget, eval_examples, load_eval_model, plan_tasks, token_counter,
-    )
-    from ..export.lm_eval import check_export_dir, export_prompts
-    from ..quiet import quiet_libraries
-
     data = {"model": DEFAULT_MODEL, **given(args, *FIELDS), "progress": False}
     for key in ("tasks", "settings"):
         if key in data and not data[key]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from ..errors import TaskmixError
+from ..models.loading import model_identity
+from ..models.prepare import KNOWN_MODELS, is_prepared, prepare_model, prepared_dir, read_marker, resolve_model
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,10 +31,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    import sys
-
-    from ..models.prepare import KNOWN_MODELS, is_prepared, prepare_model
-
     for alias in args.alias:
         if alias not in KNOWN_MODELS:
             raise TaskmixError(f"unknown model {alias!r} (known: {', '.join(sorted(KNOWN_MODELS))})")
@@ -44,8 +43,6 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from ..models.prepare import KNOWN_MODELS, is_prepared, prepared_dir
-
     for alias, known in sorted(KNOWN_MODELS.items()):
         state = str(prepared_dir(alias)) if is_prepared(alias) else f"not prepared ({known.install_hint}; taskmix model prepare {alias})"
         print(f"{alias}\t{known.description}\t{state}")
@@ -54,9 +51,6 @@ def run_list(args: argparse.Namespace) -> int:
 
 def model_info(spec: str) -> dict:
     """Facts about a model folder (or alias) without loading its weights."""
-    from ..models.loading import model_identity
-    from ..models.prepare import read_marker, resolve_model
-
     location = resolve_model(spec, prepare=False)
     if isinstance(location, str):
         raise TaskmixError(f"{spec}: model info needs a local folder or a prepared alias")

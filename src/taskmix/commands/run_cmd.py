@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
+from ..pipeline.experiment import load_experiment
+from ..pipeline.run import run_experiment
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -18,9 +21,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline.experiment import load_experiment
-    from ..pipeline.run import run_experiment
-
     cfg = load_experiment(args.config)
     if args.out:
         cfg = replace(cfg, out=args.out)

@@ -15,7 +15,14 @@ import json
 import sys
 from pathlib import Path
 
+from ..catalogue import FILE_SUFFIXES, default_root
 from ..errors import TaskmixError
+from ..paths import mirror_dir
+from ..selection import build_index, build_pool, select_by_instruction, select_for_task
+from ..selection.align import AlignConfig, train_aligned_encoder
+from ..selection.encoder import Encoder
+from ..selection.index import POOLS
+from ..selection.rank import check_instruction
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,9 +61,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def data_root(arg: str | None, probe: str) -> Path:
     """``--data`` if given; else the data cache when it holds ``probe``; else the mirror."""
-    from ..catalogue import default_root
-    from ..paths import mirror_dir
-
     if arg:
         root = Path(arg).expanduser()
         if not root.is_dir():
@@ -78,28 +82,21 @@ _PROBES = {
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..selection.index import POOLS
-
     if args.pool not in POOLS:
         raise TaskmixError(f"unknown pool {args.pool!r} (known: {', '.join(POOLS)})")
     if args.action == "train-encoder":
         return run_train(args)
     if args.out is not None:
         raise TaskmixError("--out is for `select train-encoder` only; selection prints its ranking (--json for JSON lines)")
-    from ..evaluation.suites import FILE_SUFFIXES
-
     if args.target is not None and args.target.lower().endswith(FILE_SUFFIXES):  # before the pool is built
         raise TaskmixError(f"{args.target}: a file path, not a task name (task names: `taskmix tasks list`)")
     if args.target is None and args.instruction is None:
         raise TaskmixError("give --target NAME or --instruction TEXT")
     if args.k < 1:
         raise TaskmixError(f"--k must be at least 1, got {args.k}")
-    from ..selection.rank import check_instruction
 
     if args.instruction is not None:
         check_instruction(args.instruction)
-    from ..selection import build_index, build_pool, select_by_instruction, select_for_task
-    from ..selection.encoder import Encoder
 
     encoder = Encoder(args.encoder)
     root = data_root(args.data, _PROBES[args.pool])
@@ -125,8 +122,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from ..selection.align import AlignConfig, train_aligned_encoder
-
     if not args.out:
         raise TaskmixError("train-encoder needs --out DIR")
     config = AlignConfig(

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import TaskmixError
+from ..seeding import rng_for
+from ..symbols import KINDS, pool_sizes, sample_symbols
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("symbols", help="show the arbitrary-symbol pools (tuning / eval)",
@@ -25,10 +29,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from ..errors import TaskmixError
-    from ..seeding import rng_for
-    from ..symbols import KINDS, pool_sizes, sample_symbols
-
     if args.n < 0:
         raise TaskmixError(f"--n must be 0 or more, got {args.n}")
     sizes = pool_sizes(args.pool)

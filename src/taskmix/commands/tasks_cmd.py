@@ -8,7 +8,11 @@ import importlib
 import sys
 from pathlib import Path
 
+from ..catalogue import FAMILIES, default_root, is_file_spec, list_task_names, load_task, load_task_spec
+from ..data.sources import MissingDataError
+from ..data.task_counts import CountsCache
 from ..errors import TaskmixError
+from ..prompts.formats import get_format
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,8 +33,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _root(args: argparse.Namespace) -> Path:
-    from ..catalogue import default_root
-
     if args.data:
         root = Path(args.data).expanduser()
         if not root.is_dir():
@@ -41,8 +43,6 @@ def _root(args: argparse.Namespace) -> Path:
 
 def available_families(source: str | None = None) -> list[str]:
     """Families whose loader module exists (others are skipped while being built)."""
-    from ..catalogue import FAMILIES
-
     if source is not None:
         if source not in FAMILIES:
             raise TaskmixError(f"unknown task family {source!r} (known: {', '.join(FAMILIES)})")
@@ -68,10 +68,6 @@ def _split_text(splits: tuple[tuple[str, int], ...]) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from ..catalogue import list_task_names, load_task
-    from ..data.sources import MissingDataError
-    from ..data.task_counts import CountsCache
-
     root = _root(args)
     cache = CountsCache(root, refresh=args.refresh)
     rows = []
@@ -107,8 +103,6 @@ def render_example(task, example) -> str:
     else:
         answer = example.target or ""
     try:
-        from ..prompts.formats import get_format
-
         fmt = get_format("input_output")
         body = fmt.render_example(example.fields, answer)
     except (ImportError, TaskmixError, AttributeError):
@@ -118,9 +112,6 @@ def render_example(task, example) -> str:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from ..catalogue import load_task
-    from ..evaluation.suites import is_file_spec, load_task_spec
-
     task = load_task_spec(args.name) if is_file_spec(args.name) else load_task(args.name, _root(args))
     print(f"task:         {task.name}")
     print(f"source:       {task.source}" + (f" ({task.source_dataset})" if task.source_dataset else ""))

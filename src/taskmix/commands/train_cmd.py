@@ -16,7 +16,12 @@ from __future__ import annotations
 
 import argparse
 
+from ..config import load_config
+from ..fileio import write_failures
+from ..progress import quiet_libraries
 from ..training.config import TrainConfig
+from ..training.data import check_mixture
+from ..training.loop import train
 from .flags import add_config_flags, given
 
 OVERRIDES = ("lora", "max_steps", "epochs", "lr", "batch_size", "grad_accum", "max_length", "dtype", "seed",
@@ -38,19 +43,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..config import load_config
-    from ..fileio import write_failures
-    from ..quiet import quiet_libraries
-    from ..training.data import check_mixture
-
     config = load_config(TrainConfig, args.config) if args.config else TrainConfig()
     changes = given(args, *OVERRIDES)
     if changes:
         config = config.replace(**changes)
     quiet_libraries(config.progress)
     check_mixture(args.data)  # a malformed mixture is found before the model loads
-
-    from ..training.loop import train
 
     with write_failures(args.out):
         result = train(args.model, args.data, args.out, config)

@@ -26,9 +26,10 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import DataError, TaskmixError
-from ..fileio import atomic_write_bytes, temp_siblings
+from ..fileio import atomic_write_bytes, sha256_file, temp_siblings
+from ..progress import progress_bar
 from .archive import safe_extract
-from .sources import Archive, Manifest, SourceFile, load_manifest, sha256_file
+from .sources import Archive, Manifest, SourceFile, fetch_from_mirror, load_manifest, verify_bytes
 
 USER_AGENT = "taskmix-data-fetch"
 TIMEOUT_S = 120
@@ -85,26 +86,9 @@ def check_mirror_dir(mirror: str | Path) -> Path:
     return mirror
 
 
-def verify_bytes(entry: SourceFile, data: bytes, where: str | Path) -> None:
-    """Refuse ``data`` unless its sha256 is the pinned one (DataError naming ``where``)."""
-    got = hashlib.sha256(data).hexdigest()
-    if got != entry.sha256:
-        raise DataError(where, f"sha256 mismatch for {entry.path}: expected {entry.sha256}, got {got}")
-
-
 def is_current(entry: SourceFile, root: Path) -> bool:
     target = root / entry.path
     return target.is_file() and target.stat().st_size == entry.size and sha256_file(target) == entry.sha256
-
-
-def fetch_from_mirror(entry: SourceFile, mirror: str | Path, root: str | Path) -> Path:
-    """Copy one file from the mirror into ``root`` after verifying its sha256."""
-    src = Path(mirror) / entry.path
-    if not src.is_file():
-        raise DataError(src, f"missing from the mirror {mirror}")
-    data = src.read_bytes()
-    verify_bytes(entry, data, src)
-    return atomic_write_bytes(Path(root) / entry.path, data)
 
 
 # ---------------------------------------------------------------- network
@@ -197,14 +181,6 @@ def _network_bytes(entry: SourceFile) -> bytes:
 # ---------------------------------------------------------------- the fetch
 
 
-def _progress(total: int, enabled: bool | None):
-    from tqdm import tqdm
-
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    return tqdm(total=total, unit="file", desc="taskmix data fetch", disable=not enabled, file=sys.stderr)
-
-
 def fetch(
     cache: str | Path | None = None,
     mirror: str | Path | None = None,
@@ -227,7 +203,7 @@ def fetch(
     chosen = select(manifest, only)
     fetched = skipped = written = 0
     pending: list[SourceFile] = []
-    bar = _progress(len(chosen), progress)
+    bar = progress_bar(len(chosen), progress, "taskmix data fetch", "file")
     try:
         for entry in chosen:
             if is_current(entry, root):

@@ -11,6 +11,7 @@ missing file from a configured mirror (verifying it) or tells the user to run
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import DataError, TaskmixError
-from ..fileio import sha256_file  # noqa: F401  (re-exported)
+from ..fileio import atomic_write_bytes
 from ..records import Provenance
 
 
@@ -165,8 +166,6 @@ def require(root: str | Path, relpath: str) -> Path:
     mirror = paths.mirror_dir()
     entry = load_manifest().get(relpath)
     if mirror is not None and entry is not None:
-        from .fetch import fetch_from_mirror
-
         fetch_from_mirror(entry, mirror, root)
         return target
     if entry is None:
@@ -174,3 +173,20 @@ def require(root: str | Path, relpath: str) -> Path:
     raise MissingDataError(
         f"{target}: missing source file; run `taskmix data fetch` (or set ${paths.MIRROR_ENV} to an offline mirror)"
     )
+
+
+def verify_bytes(entry: SourceFile, data: bytes, where: str | Path) -> None:
+    """Refuse ``data`` unless its sha256 is the pinned one (DataError naming ``where``)."""
+    got = hashlib.sha256(data).hexdigest()
+    if got != entry.sha256:
+        raise DataError(where, f"sha256 mismatch for {entry.path}: expected {entry.sha256}, got {got}")
+
+
+def fetch_from_mirror(entry: SourceFile, mirror: str | Path, root: str | Path) -> Path:
+    """Copy one file from the mirror into ``root`` after verifying its sha256."""
+    src = Path(mirror) / entry.path
+    if not src.is_file():
+        raise DataError(src, f"missing from the mirror {mirror}")
+    data = src.read_bytes()
+    verify_bytes(entry, data, src)
+    return atomic_write_bytes(Path(root) / entry.path, data)

@@ -7,10 +7,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..catalogue import is_file_spec
 from ..config import canonical_dtype, show, to_dict
 from ..errors import ConfigError
 from ..prompts.builder import SETTING_NAMES
 from ..prompts.formats import get_format
+from .suites import suite_tasks
 
 #: How ``run_key`` spells a dtype: as before both spellings were accepted, so that the
 #: same evaluation keeps its key (and its run folder) across versions.
@@ -95,8 +97,6 @@ class EvalConfig:
         if self.suite is None and not self.tasks:
             raise ConfigError("eval: give a suite or tasks")
         if self.suite is not None:
-            from .suites import suite_tasks
-
             suite_tasks(self.suite)
         check_task_names(self.suite, self.tasks)
         if not self.settings:
@@ -164,8 +164,6 @@ def check_task_names(suite: str | None, tasks: tuple[str, ...]) -> None:
     ``good``/``data``): such a pair is refused rather than one of them dropped. The same
     spec twice (or a suite task named again in ``tasks``) is one task.
     """
-    from .suites import is_file_spec, suite_tasks
-
     for spec in tasks:
         if not str(spec).strip():
             raise ConfigError("eval: tasks holds an empty task name")

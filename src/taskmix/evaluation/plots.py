@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from ..fileio import atomic_write_bytes
-from .results import EvalRun, ordered
+from ..records import Score
 from .summary import AVERAGE, Diagnostics, run_diagnostics
+
+
+class PlottedRun(Protocol):
+    """What the plots read of an evaluation run."""
+
+    model: str
+    scores: Sequence[Score]  # one per (dataset, setting)
+    averages: Sequence[Score]  # one per setting, over the datasets
+    predictions: Iterable[Any]  # for the diagnostics of runs that do not carry them
+
+
+def ordered(values: Iterable[str]) -> list[str]:
+    """Unique values in first-seen order."""
+    return list(dict.fromkeys(values))
 
 CHANCE_STYLE = dict(color="black", linestyle="--", linewidth=1.0)
 
@@ -34,7 +48,7 @@ def draw_chance(ax: Any, chance: Sequence[float | None], half_width: float = 0.4
     return drawn
 
 
-def write_plots(out: str | Path, run: EvalRun, diagnostics: Mapping[tuple[str, str], Diagnostics] | None = None) -> list[Path]:
+def write_plots(out: str | Path, run: PlottedRun, diagnostics: Mapping[tuple[str, str], Diagnostics] | None = None) -> list[Path]:
     """``accuracy_by_setting.png`` (average per setting with intervals) and
     ``accuracy_by_dataset.png`` (grouped bars: dataset x setting with intervals), each with
     the random-guess baseline as a dashed line."""

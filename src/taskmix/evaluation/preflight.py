@@ -12,15 +12,17 @@ the context?) is left for later.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
+from ..catalogue import load_task_spec
 from ..errors import ConfigError, TaskmixError
 from ..fileio import temp_siblings
+from ..models.loading import stated_context_length
 from ..records import Task
 from .config import EvalConfig
+from .plan import PlannedTask, check_model_spec, check_out_dir, eval_examples, iter_prompt_set, plan_tasks
 from .plots import PLOT_FILES
 from .results import MARKDOWN_FILE, PREDICTIONS_FILE, RESULTS_FILE, read_results
-from .suites import load_task_spec
 
 #: The files an evaluation writes into its run folder.
 RUN_FILES = (RESULTS_FILE, MARKDOWN_FILE, PREDICTIONS_FILE) + PLOT_FILES
@@ -44,8 +46,6 @@ def check_context_length(config: EvalConfig) -> None:
     """``max_context_tokens`` may not exceed the context length the model states."""
     if config.max_context_tokens is None:
         return
-    from ..models.loading import stated_context_length
-
     limit = stated_context_length(config.model)
     if limit is not None and config.max_context_tokens > limit:
         raise ConfigError(
@@ -67,11 +67,9 @@ def caching_loader(config: EvalConfig, loader: Callable[[str], Task] | None = No
     return load
 
 
-def check_plan(planned: Sequence[Any], config: EvalConfig) -> None:
-    """Something is left to evaluate, and every (task, setting) of ``planned`` (the
-    runner's ``PlannedTask`` records) can make its first prompt."""
-    from . import runner  # the runner may call this check too
-
+def check_plan(planned: Sequence[PlannedTask], config: EvalConfig) -> None:
+    """Something is left to evaluate, and every (task, setting) of ``planned`` can make
+    its first prompt (built without a token budget)."""
     if not any(pt.settings for pt in planned):
         skipped = "; ".join(f"{pt.task.name}: {', '.join(pt.skipped)}" for pt in planned if pt.skipped)
         raise TaskmixError(
@@ -79,9 +77,9 @@ def check_plan(planned: Sequence[Any], config: EvalConfig) -> None:
             f"with two classes, symbol settings a classification task"
         )
     for pt in planned:
-        examples = runner.eval_examples(pt.task, config)
+        examples = eval_examples(pt.task, config)
         for setting in pt.settings:
-            next(iter(runner.iter_prompt_set(pt, examples[:1], setting, config, None, None)), None)
+            next(iter(iter_prompt_set(pt, examples[:1], setting, config, None, None)), None)
 
 
 def prepare_eval(
@@ -91,16 +89,14 @@ def prepare_eval(
     and return the loader that holds the tasks loaded for the checks: pass it to
     :func:`~taskmix.evaluation.runner.run_eval`. ``check_model=False`` skips the model
     (when it does not exist yet: the tuned model of an experiment)."""
-    from . import runner  # at call time: tests replace the runner's model functions
-
     if config.out:
-        runner.check_out_dir(config)
+        check_out_dir(config)
         check_out_folder(config.out)
     if check_model:
-        runner.check_model_spec(config.model)
+        check_model_spec(config.model)
         check_context_length(config)
     load = caching_loader(config, loader)
-    check_plan(runner.plan_tasks(config, load), config)
+    check_plan(plan_tasks(config, load), config)
     return load
 
 

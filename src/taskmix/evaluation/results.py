@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from typing import Any, Iterable, Iterator
 from ..errors import TaskmixError
 from ..fileio import atomic_open, atomic_write_json, atomic_write_text, temp_siblings
 from ..records import Score
+from .plots import ordered, write_plots
 from .summary import AVERAGE, Diagnostics, has_interval, mean_chance, run_diagnostics
 
 RESULTS_FILE = "results.json"
@@ -247,13 +249,9 @@ def write_run(out: str | Path, run: EvalRun, plots: bool = True) -> Path:
     diagnostics = run_diagnostics(run.scores, run.averages, run.predictions)
     atomic_write_text(out / MARKDOWN_FILE, markdown_report(run, diagnostics))
     if plots:
-        from .plots import write_plots
-
         try:
             write_plots(out, run, diagnostics)
         except Exception as e:  # a plot is never worth losing the results over
-            import sys
-
             print(f"taskmix: warning: plots not written ({type(e).__name__}: {e})", file=sys.stderr)
     atomic_write_json(out / RESULTS_FILE, results_json(run))
     return out
@@ -340,11 +338,6 @@ INTERVALS_NOTE = (
     f"{ONE_ANSWER_MARK} = one answer is more than 80% of the cell's predictions (its accuracy mostly "
     "measures which answer the model defaults to)."
 )
-
-
-def ordered(values) -> list[str]:
-    """Unique values in first-seen order."""
-    return list(dict.fromkeys(values))
 
 
 def markdown_report(

@@ -1,4 +1,5 @@
-"""Named evaluation suites and how task names / files are resolved to tasks.
+"""Named evaluation suites (a task name or file in a suite is loaded by
+:func:`taskmix.catalogue.load_task_spec`).
 
 ``symbol-eval``: the eleven held-out classification datasets of Wei et al. (2023), each
 with the paper's abbreviation (:attr:`SuiteTask.abbreviation`): SUBJ, TweetEval hate
@@ -27,12 +28,8 @@ examples, so it is prompted zero-shot with the input verbatim (the ``raw`` forma
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..errors import ConfigError, TaskmixError
-from ..records import Task
-
-FILE_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".txt")
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -86,27 +83,3 @@ def suite_tasks(name: str) -> tuple[SuiteTask, ...]:
         return SUITES[name]
     except KeyError:
         raise ConfigError(f"unknown suite {name!r} (known: {', '.join(SUITES)})") from None
-
-
-def is_file_spec(spec: str) -> bool:
-    """Whether a task spec names a user file rather than a catalogue task."""
-    return spec.lower().endswith(FILE_SUFFIXES) or Path(spec).is_file()
-
-
-def load_task_spec(spec: str, text_field: str | None = None, label_field: str | None = None) -> Task:
-    """Load a catalogue task by name, or a user file (with optional field names)."""
-    if is_file_spec(spec):
-        path = Path(spec).expanduser()
-        if not path.is_file():
-            raise TaskmixError(f"{spec}: no such task file")
-        from ..loaders.userfile import load_file
-
-        kwargs: dict[str, object] = {}
-        if text_field:  # one field, or several separated by '+' (premise+hypothesis)
-            kwargs["text_fields"] = tuple(f.strip() for f in text_field.split("+") if f.strip())
-        if label_field:
-            kwargs["label_field"] = label_field
-        return load_file(path, **kwargs)
-    from ..catalogue import load_task
-
-    return load_task(spec)

@@ -36,7 +36,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from ..records import Score
 from ..seeding import derive_seed
-from .stats import DEFAULT_BOOTSTRAP, Outcomes, balanced_accuracy, cluster_bootstrap, cluster_index, wilson_interval
+from ..prompts.builder import SINGLE_QUERY_SET
+from .stats import DEFAULT_BOOTSTRAP, Outcomes, balanced_accuracy, cluster_bootstrap, wilson_interval
 
 AVERAGE = "average"
 ONE_ANSWER_SHARE = 0.8  # a cell where one answer exceeds this share of the queries is flagged
@@ -51,7 +52,10 @@ def _key63(*parts: object) -> int:
 
 class CellOutcomes:
     """The per-prompt outcomes of one (task, setting), over all seeds, in compact arrays
-    (about 23 bytes a prompt): what the evaluation keeps in memory instead of predictions.
+    (about 15 bytes a prompt): what the evaluation keeps in memory instead of predictions.
+    Clusters are numbered as they are first seen; a query with fresh exemplars (a
+    demonstration set id starting with ``q:``, see :class:`taskmix.prompts.builder.DemoProtocol`)
+    or without a set is a cluster of its own, so only sets of several queries are remembered.
 
     ``add(predictions)`` appends; :func:`summarize_cell` reads. For a free-form task the
     prediction is kept as a 63-bit key of the normalised generated answer.
@@ -62,8 +66,10 @@ class CellOutcomes:
         self.setting = setting
         self.correct = bytearray()  # 1/0
         self.answers = array("h")  # gold class index; -1 for a free-form task
-        self.predictions = array("q")  # predicted class index, or the key of the generated answer
-        self.clusters = array("q")  # key of (seed, demo_set); -(i+1) for a prompt without a demo_set
+        self.predictions = array("i")  # predicted class index, or a 31-bit key of the generated answer
+        self.clusters = array("i")  # cluster index, numbered in first-seen order
+        self._sets: dict[tuple[int, str], int] = {}  # (seed, demo_set) -> cluster, for sets of several queries
+        self._singles = 0  # clusters of one query (fresh exemplars, or no demo_set)
         self.dropped = array("I")  # exemplars dropped to fit the context
         self.classes = 0  # answer options per prompt (classification); 0 for a free-form task
 
@@ -88,8 +94,12 @@ class CellOutcomes:
                 self.predictions.append(-1 if p.prediction is None else p.prediction)
             else:
                 self.answers.append(-1)
-                self.predictions.append(_key63(p.generated or ""))
-            self.clusters.append(_key63(seed, demo_set) if demo_set else -len(self.correct))
+                self.predictions.append(_key63(p.generated or "") & 0x7FFFFFFF)
+            if not demo_set or demo_set.startswith(SINGLE_QUERY_SET):  # a cluster of its own
+                self.clusters.append(len(self._sets) + self._singles)
+                self._singles += 1
+            else:
+                self.clusters.append(self._sets.setdefault((seed, demo_set), len(self._sets) + self._singles))
             self.dropped.append(p.dropped_exemplars)
 
     @classmethod
@@ -108,7 +118,7 @@ class CellOutcomes:
         import numpy as np
 
         answers = np.frombuffer(self.answers, dtype=np.int16).astype(np.int64) if self.is_classification else None
-        return Outcomes(np.frombuffer(bytes(self.correct), dtype=np.uint8), cluster_index(np.frombuffer(self.clusters, dtype=np.int64)), answers)
+        return Outcomes(np.frombuffer(bytes(self.correct), dtype=np.uint8), np.frombuffer(self.clusters, dtype=np.int32).astype(np.int64), answers)
 
     def diagnostics(self) -> "Diagnostics":
         """The point values (no intervals) of :class:`Diagnostics`."""
@@ -118,7 +128,7 @@ class CellOutcomes:
         if not n:
             return Diagnostics()
         o = self.outcomes()
-        _, counts = np.unique(np.frombuffer(self.predictions, dtype=np.int64), return_counts=True)
+        _, counts = np.unique(np.frombuffer(self.predictions, dtype=np.int32), return_counts=True)
         balanced = chance = None
         if self.is_classification:
             balanced = balanced_accuracy(o.correct, o.answers)

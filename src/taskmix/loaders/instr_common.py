@@ -6,6 +6,7 @@ under the data root.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -88,8 +89,6 @@ GITHUB_COMMITS = {
 @lru_cache(maxsize=4096)
 def provenance_of(root: Path, relpath: str, license: str = "") -> Provenance:
     """A :class:`Provenance` for a mirror-layout file: its sha256 and upstream URL (cached per process)."""
-    import hashlib
-
     data = (Path(root) / relpath).read_bytes()
     parts = relpath.split("/")
     if parts[0] == "github" and len(parts) > 3:

@@ -1,10 +1,8 @@
-"""promptsource / P3 templates (``p3/<dataset>[/<subset>]``).
+"""The P3 task family: promptsource datasets as tasks (``p3/<dataset>[/<subset>]``).
 
 Every ``templates.yaml`` under
-``github/bigscience-workshop/promptsource/promptsource/templates`` is one task. The YAML
-is read with :class:`TemplateLoader`, a ``yaml.SafeLoader`` that knows only the
-``!Template`` and ``!TemplateMetadata`` tags (never the full loader); Jinja is rendered
-in a sandbox (:mod:`taskmix.loaders.jinja_sandbox`).
+``github/bigscience-workshop/promptsource/promptsource/templates`` is one task; its
+templates are parsed and rendered by :mod:`taskmix.loaders.promptsource_templates`.
 
 * A task's ``instructions`` are its templates' instructions (:func:`template_instruction`:
   the prompt side of the Jinja with ``{{field}}`` references replaced by ``[field]``
@@ -25,162 +23,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..errors import DataError, TaskmixError
+from ..errors import TaskmixError
 from ..records import Example, Split, Task
 from ..seeding import rng_for
+from . import classic, tweeteval
 from .instr_common import provenance_of, read_text, resolve
-from .jinja_sandbox import render
+from .promptsource_templates import TemplateCollection, parse_templates, render_template, template_instruction
 
 FAMILY = "p3"
 BASE = "github/bigscience-workshop/promptsource/promptsource/templates"
 LICENSE = "Apache-2.0"
-
-
-@dataclass(frozen=True)
-class TemplateMetadata:
-    original_task: bool = False
-    choices_in_prompt: bool = False
-    metrics: tuple[str, ...] = ()
-    languages: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class PromptTemplate:
-    """One promptsource template: Jinja ``prompt ||| answer`` and optional answer choices."""
-
-    id: str
-    name: str
-    jinja: str
-    answer_choices: str | None = None
-    reference: str = ""
-    metadata: TemplateMetadata = TemplateMetadata()
-
-    @property
-    def fixed_choices(self) -> tuple[str, ...] | None:
-        """The answer choices when they are plain text (no Jinja), else ``None``."""
-        if not self.answer_choices or "{" in self.answer_choices:
-            return None
-        return tuple(c.strip() for c in self.answer_choices.split("|||"))
-
-
-@dataclass(frozen=True)
-class TemplateCollection:
-    """All templates of one promptsource dataset (and subset)."""
-
-    dataset: str
-    subset: str | None
-    templates: tuple[PromptTemplate, ...]
-
-    @property
-    def key(self) -> str:
-        return f"{self.dataset}/{self.subset}" if self.subset else self.dataset
-
-
-class TemplateLoader(yaml.SafeLoader):
-    """A safe YAML loader that also builds promptsource's ``!Template`` objects."""
-
-
-def _construct_metadata(loader: yaml.SafeLoader, node: yaml.Node) -> TemplateMetadata:
-    m = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return TemplateMetadata(
-        original_task=bool(m.get("original_task")),
-        choices_in_prompt=bool(m.get("choices_in_prompt")),
-        metrics=tuple(str(x) for x in m.get("metrics") or ()),
-        languages=tuple(str(x) for x in m.get("languages") or ()),
-    )
-
-
-def _construct_template(loader: yaml.SafeLoader, node: yaml.Node) -> PromptTemplate:
-    m = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if not isinstance(m.get("jinja"), str):
-        raise yaml.constructor.ConstructorError(None, None, "template without a 'jinja' string", node.start_mark)
-    meta = m.get("metadata")
-    return PromptTemplate(
-        id=str(m.get("id", "")),
-        name=str(m.get("name", "")),
-        jinja=m["jinja"],
-        answer_choices=None if m.get("answer_choices") is None else str(m["answer_choices"]),
-        reference=str(m.get("reference") or ""),
-        metadata=meta if isinstance(meta, TemplateMetadata) else TemplateMetadata(),
-    )
-
-
-TemplateLoader.add_constructor("!Template", _construct_template)
-TemplateLoader.add_constructor("!TemplateMetadata", _construct_metadata)
-
-
-def parse_templates(text: str, path: str | Path = "<templates.yaml>") -> TemplateCollection:
-    """Parse a promptsource ``templates.yaml`` safely; malformed input is a :class:`DataError`."""
-    try:
-        data = yaml.load(text, Loader=TemplateLoader)  # noqa: S506 - TemplateLoader is a SafeLoader
-    except yaml.MarkedYAMLError as e:
-        line = e.problem_mark.line + 1 if e.problem_mark else None
-        raise DataError(path, f"invalid templates YAML: {e.problem or e}", line=line) from None
-    except (yaml.YAMLError, RecursionError) as e:  # RecursionError: nesting deeper than Python's stack
-        raise DataError(path, f"invalid templates YAML: {e}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("templates"), dict) or "dataset" not in data:
-        raise DataError(path, "expected 'dataset' and a 'templates' mapping")
-    templates = []
-    for key, t in data["templates"].items():
-        if not isinstance(t, PromptTemplate):
-            raise DataError(path, f"template {key!r} is not a !Template")
-        templates.append(t)
-    subset = data.get("subset")
-    return TemplateCollection(str(data["dataset"]), str(subset) if subset else None, tuple(templates))
-
-
-_EXPR = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.S)
-_STMT = re.compile(r"\{%-?.*?-?%\}", re.S)
-_COMMENT = re.compile(r"\{#.*?#\}", re.S)
-_STRING = re.compile(r"""^(["'])(.*)\1$""", re.S)
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
-
-
-def template_instruction(template: PromptTemplate) -> str:
-    """An instruction string from a template: fields become ``[field]``, literals and choices stay.
-
-    Only the prompt side (before ``|||``) is used. ``{{"positive"}}`` becomes ``positive``;
-    a reference to ``answer_choices`` becomes the choices joined by `` or ``; any other
-    expression becomes ``[name]`` for its first variable name; ``{% ... %}`` statements
-    and comments are dropped. Fixed answer choices not already in the text are appended
-    as ``Options: a, b``.
-    """
-    prompt = template.jinja.split("|||")[0]
-    choices = template.fixed_choices
-    prompt = _COMMENT.sub(" ", prompt)
-
-    def expr(m: re.Match[str]) -> str:
-        body = m.group(1).strip()
-        lit = _STRING.match(body)
-        if lit:
-            return lit.group(2)
-        if "answer_choices" in body:
-            return " or ".join(choices) if choices else "[answer choices]"
-        name = _NAME.search(body)
-        return f"[{name.group(0)}]" if name else ""
-
-    prompt = _EXPR.sub(expr, prompt)
-    prompt = _STMT.sub(" ", prompt)
-    text = " ".join(prompt.split())
-    if choices and not all(c.lower() in text.lower() for c in choices):
-        text = f"{text} Options: {', '.join(choices)}".strip()
-    return text
-
-
-def render_template(template: PromptTemplate, row: dict[str, Any]) -> tuple[str, str]:
-    """Render ``template`` on a promptsource-style ``row``: ``(prompt, answer)``, sandboxed."""
-    where = f"template {template.name!r}"
-    context = dict(row)
-    if template.answer_choices:
-        rendered = render(template.answer_choices, row, where)
-        context["answer_choices"] = [c.strip() for c in rendered.split("|||")]
-    out = render(template.jinja, context, where)
-    if "|||" not in out:
-        raise TaskmixError(f"{where}: rendered text has no '|||' answer separator")
-    prompt, answer = out.split("|||", 1)
-    return prompt.strip(), answer.strip()
 
 
 @lru_cache(maxsize=8)
@@ -212,7 +64,7 @@ def templates_of(key: str, root: Path) -> TemplateCollection:
 class HeldData:
     """How a promptsource dataset maps onto a catalogue task we hold.
 
-    ``tasks``: catalogue names to try, in order; ``fields``: promptsource field names
+    ``tasks``: catalogue names to try, in order (classic or TweetEval tasks); ``fields``: promptsource field names
     for the catalogue example's fields, by position; ``labels``: the dataset's label
     names in Hugging Face index order (the ``label`` the templates index with);
     ``aliases``: catalogue label word -> Hugging Face label name, where they differ.
@@ -318,16 +170,21 @@ def apply_templates(collection: TemplateCollection, task: Task, held: HeldData, 
     return tuple(splits)
 
 
+@lru_cache(maxsize=32)
+def _load_held_task(name: str, root: Path) -> Task:
+    """A task that :data:`HELD` names: ``tweeteval/...`` from its loader, else a classic one."""
+    family = tweeteval if name.startswith("tweeteval/") else classic
+    return family.load(name, root)
+
+
 def _held_splits(collection: TemplateCollection, name: str, root: Path) -> tuple[tuple[Split, ...], str]:
     held = HELD.get(collection.key)
     if held is None:
         return (Split("train", ()), Split("test", ())), "not held"
-    from ..catalogue import load_task
-
     for task_name in held.tasks:
         try:
-            task = load_task(task_name, root)
-        except (TaskmixError, ImportError):
+            task = _load_held_task(task_name, root)
+        except TaskmixError:
             continue
         return apply_templates(collection, task, held, name), f"rendered from {task_name}"
     return (Split("train", ()), Split("test", ())), "held but its loader is not available"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import DataError, TaskmixError
+from ..fileio import sha256_file
 from ..records import Provenance, Task
 from . import common, parsers
 from .parsers import RawRecord
@@ -121,14 +122,8 @@ def load_file(
     _check_rows(records, str(path))
     name = name or path.stem
     splits = _split_pool(records, test_fraction, seed, name, str(path))
-    prov = (Provenance(path=str(path), sha256=_sha256(path), url=path.resolve().as_uri()),)
+    prov = (Provenance(path=str(path), sha256=sha256_file(path), url=path.resolve().as_uri()),)
     return _make_task(name, dict(splits), label_space, text_fields, instruction, f"file:{path.name}", prov, str(path))
-
-
-def _sha256(path: Path) -> str:
-    from ..data.sources import sha256_file
-
-    return sha256_file(path)
 
 
 def _rows_to_records(rows: Iterable[Mapping[str, Any]], text_fields, label_field, where: str, names=None) -> tuple[RawRecord, ...]:

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from ..catalogue import load_task_spec
 from ..config import to_dict
 from ..errors import TaskmixError
 from ..fileio import atomic_write_json, default_dir_mode, temp_siblings
-from ..records import Task
-from ..training.data import PROMPTS_FILE
+from ..models.prepare import resolve_model_dir
+from ..records import PROMPTS_FILE, Task
 from .config import MixtureConfig
 from ..prompts.compose import TokenCounter
 from .symbol import TaskStats, check_no_evaluation_tasks, mixture_prompts
@@ -49,8 +50,6 @@ def _tokenizer_for(spec: str) -> Any:
         return None
     from transformers import AutoTokenizer
 
-    from ..training.loop import resolve_model_dir
-
     folder = resolve_model_dir(spec)
     try:
         return AutoTokenizer.from_pretrained(folder)
@@ -66,8 +65,8 @@ def build_symbol_mixture(
 ) -> MixtureResult:
     """Build the symbol-tuning mixture of ``config`` into ``out_dir``.
 
-    ``load`` maps a task name to a :class:`Task` (default: a catalogue name or a user task
-    file, as the evaluation suites resolve them);
+    ``load`` maps a task name to a :class:`Task` (default:
+    :func:`~taskmix.catalogue.load_task_spec`, a catalogue name or a user task file);
     ``tokenizer`` overrides ``config.tokenizer`` (tests pass one in). An existing
     ``out_dir`` with the same config is left as it is; a different one is refused.
     """
@@ -89,11 +88,8 @@ def build_symbol_mixture(
             raise TaskmixError(f"{out_dir}: holds a mixture built from a different config; use a new --out")
         if not out_dir.is_dir() or any(out_dir.iterdir()):
             raise TaskmixError(f"{out_dir}: exists and is not a mixture folder; use a new --out")
-    if load is None:
-        try:  # catalogue names and user task files
-            from ..evaluation.suites import load_task_spec as load
-        except ImportError:
-            from ..catalogue import load_task as load
+    if load is None:  # catalogue names and user task files
+        load = load_task_spec
     if tokenizer is None:
         tokenizer = _tokenizer_for(config.tokenizer)
     counter = TokenCounter(tokenizer, chars_per_token=config.chars_per_token)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from ..prompts.formats import get_format
+from ..symbols import KINDS
 
 # The paper's tuning datasets as named in the catalogue (Wei et al. 2023, Table 6 minus
 # the evaluation ones): none of them is in the ``symbol-eval`` suite.
@@ -78,13 +80,9 @@ class MixtureConfig:
         if self.seed < 0:
             bad("seed", "must be >= 0")
         if self.symbol_kind:
-            from ..symbols import KINDS
-
             if self.symbol_kind not in KINDS:
                 bad("symbol_kind", f"must be one of {', '.join(KINDS)} or empty")
         if self.formats:
-            from ..prompts.formats import get_format
-
             for name in self.formats:
                 get_format(name)
 

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 from ..errors import TaskmixError
+from ..evaluation.suites import suite_tasks
 from ..prompts.compose import (
     DemoRecipe, DemoSet, DrawStreams, ExemplarPool, Fits, ShrinkEveryClass, TokenCounter, compose, draw_demo_set,
     exclusions,
 )
 from ..prompts.formats import FORMAT_NAMES, answer_continuation
-from ..records import Example, Task
+from ..records import Example, Task, TrainingExample
 from ..seeding import derive_seed, rng_for
-from ..training.data import TrainingExample
 from .config import MixtureConfig
 
 # Always refused besides the symbol-eval suite's tasks (exact names, and name prefixes
@@ -35,10 +35,6 @@ FALLBACK_EVAL_TASKS = ("subj", "ade", "tweeteval/hate", "tweeteval/stance_", "ra
 
 def evaluation_tasks() -> tuple[str, ...]:
     """Task names (or ``..._`` prefixes) of the ``symbol-eval`` suite, which tuning must not use."""
-    try:
-        from ..evaluation.suites import suite_tasks
-    except ImportError:
-        return FALLBACK_EVAL_TASKS
     return tuple(getattr(t, "name", t) for t in suite_tasks("symbol-eval")) + FALLBACK_EVAL_TASKS
 
 

@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import Any, Sequence
 
 from ..errors import TaskmixError
+from ..progress import progress_bar
 from ..records import GenerateRequest
 from .cache import request_key
 
@@ -46,14 +47,12 @@ def generate_greedy(lm: Any, requests: list[GenerateRequest]) -> list[str]:
             todo.setdefault(k, r)
     groups: dict[int, list[tuple[str, list[int], GenerateRequest]]] = defaultdict(list)
     for k, r in todo.items():
-        ids = lm._encode(r.context) if r.context else [lm._prefix_id]
+        ids = lm.context_ids(r.context)
         ids = ids[-max(1, lm.max_length - r.max_new_tokens):]
         groups[r.max_new_tokens].append((k, ids, r))
     tok = lm.tokenizer
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    from .hf import _progress
-
-    progress = _progress(len(todo), lm.show_progress, "generating")
+    progress = progress_bar(len(todo), lm.show_progress and len(todo) > 0, "generating", "req", leave=False)
     try:
         with torch.inference_mode():
             for max_new, items in sorted(groups.items()):

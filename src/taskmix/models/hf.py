@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from ..errors import TaskmixError
+from ..progress import progress_bar
 from ..records import GenerateRequest, LoglikelihoodRequest, LoglikelihoodResult
 from .cache import ResultCache, request_key
 from .encoding import encode_pair, make_encoder, prefix_token_id, truncate_left
+from .generation import generate_greedy
 from .packing import PackedRow, build_batch, pack_row
 from .prefix_tree import PrefixNode, build_prefix_tree
 
@@ -108,9 +110,19 @@ class HFLanguageModel:
     def fingerprint(self) -> str:
         return self._fingerprint
 
+    @property
+    def context_length(self) -> int:
+        """Tokens the model reads at most (``max_length``; longer contexts lose their start)."""
+        return self.max_length
+
     def count_tokens(self, text: str) -> int:
         """Number of tokens of ``text`` as a context (lm-eval encoding)."""
         return len(self._encode(text))
+
+    def context_ids(self, text: str) -> list[int]:
+        """The token ids of ``text`` as a context (lm-eval encoding); an empty context is
+        the one token lm-eval conditions on instead (BOS, or EOS without one)."""
+        return list(self._encode(text)) if text else [self._prefix_id]
 
     # ------------------------------------------------------------------ loglikelihood
     def encode_request(self, request: LoglikelihoodRequest) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -154,7 +166,8 @@ class HFLanguageModel:
         contexts = list(by_context)
         cands = [list(by_context[c]) for c in contexts]
         tree = build_prefix_tree(contexts, self.min_shared_prefix)
-        progress = _progress(sum(len(v) for c in contexts for v in by_context[c].values()), self.show_progress, "scoring")
+        n = sum(len(v) for c in contexts for v in by_context[c].values())
+        progress = progress_bar(n, self.show_progress and n > 0, "scoring", "req", leave=False)
         try:
             with torch.inference_mode():
                 self._run_node(tree, None, contexts, cands, by_context, done, progress)
@@ -249,12 +262,4 @@ class HFLanguageModel:
     # ------------------------------------------------------------------ generation
     def generate(self, requests: Sequence[GenerateRequest]) -> list[str]:
         """Greedy continuation per request, cut before the first stop string."""
-        from .generation import generate_greedy
-
         return generate_greedy(self, list(requests))
-
-
-def _progress(total: int, enabled: bool, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, disable=not enabled or total == 0, desc=desc, unit="req", leave=False)

@@ -8,6 +8,8 @@ Stages that evaluate prompts depend only on this protocol::
 
 ``fingerprint`` identifies the model weights, tokenizer, dtype and scoring rules: two
 models with the same fingerprint give the same numbers, so it keys on-disk caches.
+``count_tokens`` and ``context_length`` let the evaluation fit prompts to the model's
+context (dropping exemplars, never the query) before it asks for scores.
 """
 
 from __future__ import annotations
@@ -24,6 +26,15 @@ class LanguageModel(Protocol):
     @property
     def fingerprint(self) -> str:
         """Stable identity of weights + tokenizer + dtype + scoring rules."""
+        ...
+
+    @property
+    def context_length(self) -> int:
+        """The most tokens a context can hold; longer contexts lose their start when scored."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens of ``text`` as a context, as :meth:`loglikelihood` encodes it."""
         ...
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:

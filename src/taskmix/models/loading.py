@@ -8,8 +8,10 @@ import os
 from pathlib import Path
 
 from ..errors import TaskmixError
+from ..fileio import sha256_file
 from .cache import ResultCache, default_cache_path
-from .prepare import read_marker, resolve_model, sha256_file
+from .hf import HFLanguageModel, config_max_length
+from .prepare import read_marker, resolve_model
 
 SCORING_VERSION = "ll-lmeval04-v1"  # bump when scoring rules change (invalidates caches)
 DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16", "float16": "float16", "fp16": "float16"}
@@ -44,8 +46,6 @@ def stated_context_length(spec: str | os.PathLike) -> int | None:
     if not isinstance(location, Path) or not (location / "config.json").is_file():
         return None
     from transformers import AutoConfig
-
-    from .hf import config_max_length
 
     try:
         return config_max_length(AutoConfig.from_pretrained(str(location)))
@@ -111,7 +111,6 @@ def load_model(
     if use_cache:
         path = Path(cache_dir) / "results.sqlite" if cache_dir is not None else default_cache_path()
         cache = ResultCache(path)
-    from .hf import HFLanguageModel
 
     return HFLanguageModel(
         model,

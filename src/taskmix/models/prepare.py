@@ -7,7 +7,8 @@ folder, then rename) to ``models_cache_dir()/<alias>``. The folder carries
 ``taskmix_model.json`` with the source file's sha256, so its fingerprint is stable.
 
 :func:`resolve_model` maps what users type to what ``from_pretrained`` takes: a known
-alias (prepared on first use), a local model folder, or a hub id (passed through).
+alias (prepared on first use), a local model folder, or a hub id (passed through);
+:func:`resolve_model_dir` insists on a local folder (training, tokenizers of mixtures).
 """
 
 from __future__ import annotations
@@ -222,3 +223,16 @@ def resolve_model(spec: str | os.PathLike, prepare: bool = True) -> Path | str:
     raise TaskmixError(
         f"model {text!r} not found: give a known alias ({', '.join(sorted(KNOWN_MODELS))}), a model folder or a hub id"
     )
+
+
+def resolve_model_dir(spec: str | os.PathLike) -> Path:
+    """A local model folder: a path, or a known alias (prepared on demand); a hub id is an error."""
+    path = Path(spec)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise TaskmixError(f"{path}: not a Hugging Face model folder (no config.json)")
+        return path
+    resolved = resolve_model(str(spec))
+    if not Path(resolved).is_dir():
+        raise TaskmixError(f"{spec}: no such model folder")
+    return Path(resolved)

@@ -26,6 +26,9 @@ from typing import Any
 
 from ..config import from_dict, load_mapping, show
 from ..errors import ConfigError
+from ..evaluation.config import EvalConfig
+from ..mixture.config import MixtureConfig
+from ..training.config import TrainConfig
 
 EVAL_MODELS = ("base", "tuned")
 
@@ -131,8 +134,6 @@ class ExperimentConfig:
         return Path(self.out) if self.out else Path("runs") / self.name
 
     def mixture_config(self, tasks: tuple[str, ...] | None = None) -> Any:
-        from ..mixture.config import MixtureConfig
-
         if self.build is None:
             return None
         data = {"seed": self.seed, "tokenizer": self.model, **self.build}
@@ -141,15 +142,11 @@ class ExperimentConfig:
         return from_dict(MixtureConfig, data, where="experiment.build")
 
     def train_config(self) -> Any:
-        from ..training.config import TrainConfig
-
         if self.train is None:
             return None
         return from_dict(TrainConfig, {"seed": self.seed, **self.train}, where="experiment.train")
 
     def eval_config(self, model: str, out: str) -> Any:
-        from ..evaluation.config import EvalConfig
-
         return from_dict(EvalConfig, {"seed": self.seed, **self.eval, "model": model, "out": out}, where="experiment.eval")
 
 

@@ -20,7 +20,19 @@ from typing import Any, Callable
 from .. import __version__
 from ..config import to_dict
 from ..errors import TaskmixError
+from ..evaluation.preflight import prepare_eval
+from ..evaluation.runner import run_eval
 from ..fileio import atomic_write_json, atomic_write_text, write_failures
+from ..mixture.build import build_symbol_mixture
+from ..mixture.config import DEFAULT_TASKS
+from ..progress import quiet_libraries
+from ..report import ReportInput, write_report
+from ..report.render import SelectionRow
+from ..selection import SelectedTask
+from ..selection.tuning_pool import select_tuning_tasks
+from ..training import rundir
+from ..training.loop import train
+from ..versions import REPORT_PACKAGES, package_versions
 from .experiment import ExperimentConfig
 from .stages import StageRunner
 
@@ -39,9 +51,6 @@ class ExperimentResult:
 
 
 def _select(cfg: ExperimentConfig, d: Path) -> tuple[Any, ...]:
-    from ..mixture.config import DEFAULT_TASKS
-    from ..selection.tuning_pool import select_tuning_tasks
-
     sel = cfg.select
     assert sel is not None
     candidates = tuple(sel.candidates) or DEFAULT_TASKS
@@ -55,8 +64,6 @@ def _select(cfg: ExperimentConfig, d: Path) -> tuple[Any, ...]:
 
 
 def _load_selection(d: Path) -> tuple[Any, ...]:
-    from ..selection import SelectedTask
-
     data = json.loads((d / "selection.json").read_text(encoding="utf-8"))
     return tuple(SelectedTask(**row) for row in data["tasks"])
 
@@ -72,16 +79,12 @@ def check_run_dir(run_dir: Path) -> None:
 def check_evaluations(cfg: ExperimentConfig) -> dict[str, Callable[[str], Any]]:
     """Check each evaluation without its model (the tuned one does not exist yet); the
     task loaders that hold the tasks loaded here, by ``base``/``tuned``."""
-    from ..evaluation.preflight import prepare_eval
-
     return {label: prepare_eval(cfg.eval_config(cfg.model, ""), check_model=label == "base")
             for label in cfg.eval_models}
 
 
 def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) -> ExperimentResult:
     """Run (or resume) every configured stage of ``cfg``; returns where everything is."""
-    from ..quiet import quiet_libraries
-
     t0 = time.time()
     run_dir = cfg.run_dir
     check_run_dir(run_dir)
@@ -103,8 +106,6 @@ def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) ->
     mixture_dir = None
     build_key = None
     if cfg.build is not None:
-        from ..mixture.build import build_symbol_mixture
-
         mcfg = cfg.mixture_config(tuple(s.name for s in selected) if selected else None)
 
         def build(d: Path) -> Path:
@@ -117,15 +118,12 @@ def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) ->
     tuned = None
     tuned_key = None
     if cfg.train is not None:
-        from ..training.loop import train
 
         def do_train(d: Path) -> Path:
             with write_failures(d / "run"):
                 return Path(train(cfg.model, mixture_dir, d / "run", tcfg).model_dir)
 
         def load_trained(d: Path) -> Path:
-            from ..training import rundir
-
             return d / "run" / rundir.MODEL_DIR
 
         tuned, _ = runner.run("train", {**base, "build": build_key, "train": to_dict(tcfg)}, do_train, load_trained)
@@ -133,8 +131,6 @@ def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) ->
 
     evals: list[tuple[str, Path]] = []
     for label in cfg.eval_models:
-        from ..evaluation.runner import run_eval
-
         model = cfg.model if label == "base" else str(tuned)
         name = f"eval-{label}"
         ecfg = cfg.eval_config(model, str(runner.stage_dir(name) / "results"))
@@ -151,16 +147,13 @@ def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) ->
 
     report_html = None
     if cfg.report:
-        from ..report import ReportInput, write_report
-        from ..report.render import SelectionRow, package_versions
-
         config_yaml = Path(cfg.source_path).read_text(encoding="utf-8") if cfg.source_path else json.dumps(to_dict(cfg), indent=2)
         loss_log = runner.stage_dir("train") / "run" / "loss.jsonl" if cfg.train is not None else None
         report = ReportInput(
             title=cfg.name,
             run_dir=run_dir.resolve(),
             config_yaml=config_yaml,
-            versions=package_versions(),
+            versions=package_versions(REPORT_PACKAGES, missing="not installed"),
             evals=tuple(evals),
             loss_log=loss_log,
             selection_target=(cfg.select.target or cfg.select.instruction) if cfg.select else None,

@@ -91,6 +91,8 @@ SETTINGS: tuple[Setting, ...] = (
 SETTING_NAMES: tuple[str, ...] = tuple(s.name for s in SETTINGS)
 _SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 SYMBOL_POOL = "eval"
+#: Demonstration-set ids of one query (fresh exemplars) start with this.
+SINGLE_QUERY_SET = "q:"
 
 
 def get_setting(name: str) -> Setting:
@@ -151,7 +153,7 @@ class DemoProtocol:
         n, size = len(examples), self.block_size
         if size == 1:
             for ex in examples:
-                yield DemoBlock(f"q:{ex.uid}", (seed, task, ex.uid), (ex,), False)
+                yield DemoBlock(f"{SINGLE_QUERY_SET}{ex.uid}", (seed, task, ex.uid), (ex,), False)
             return
         if size is None or size >= n:
             yield DemoBlock("shared", (seed, task, "shared-demos"), tuple(examples), True)

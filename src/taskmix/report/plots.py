@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any, Mapping, Sequence
 
+from ..evaluation.plots import draw_chance
 from ..records import Score
 
 COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860")
@@ -27,8 +28,6 @@ def _pyplot() -> Any:
 
 def _chance(ax: Any, groups: Sequence[str], chance: Mapping[str, float | None] | None) -> None:
     """A dashed random-guess segment over each group that has a baseline."""
-    from ..evaluation.plots import draw_chance
-
     if chance:
         draw_chance(ax, [chance.get(g) for g in groups])
 

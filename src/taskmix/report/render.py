@@ -19,8 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..errors import TaskmixError
+from ..evaluation.compare import compare_runs, describe, headline, interval_text
+from ..evaluation.results import INTERVALS_NOTE, format_score, read_run
+from ..evaluation.summary import AVERAGE, mean_chance, run_diagnostics
 from ..fileio import atomic_write_bytes, atomic_write_text
 from ..records import Score
+from ..training.rundir import read_loss_log
+from . import plots
 
 
 @dataclass(frozen=True)
@@ -114,10 +120,6 @@ class _Evals:
 
 
 def _load_evals(evals: Sequence[tuple[str, Path]]) -> _Evals:
-    from ..errors import TaskmixError
-    from ..evaluation.compare import compare_runs
-    from ..evaluation.results import read_run
-    from ..evaluation.summary import run_diagnostics
 
     runs = {label: read_run(path) for label, path in evals}
     diagnostics = {label: run_diagnostics(r.scores, r.averages, r.predictions) for label, r in runs.items()}
@@ -133,7 +135,6 @@ def _load_evals(evals: Sequence[tuple[str, Path]]) -> _Evals:
 
 def _summary(doc: _Doc, ev: _Evals, names: Mapping[str, str]) -> None:
     """The report's first lines: what changed, in words, and cells stuck on one answer."""
-    from ..evaluation.compare import describe
 
     labels = list(ev.runs)
     lines = []
@@ -161,16 +162,11 @@ def _setting_score(run: Any, setting: str) -> Score | None:
 
 
 def _diff_cell(d: Any, balanced: bool = False) -> str:
-    from ..evaluation.compare import interval_text
 
     return "n/a" if d is None else interval_text(d, balanced)
 
 
 def _eval_section(doc: _Doc, folder: Path, ev: _Evals, names: Mapping[str, str]) -> None:
-    from ..evaluation.compare import headline
-    from ..evaluation.results import INTERVALS_NOTE, format_score
-    from ..evaluation.summary import AVERAGE, mean_chance
-    from . import plots
 
     runs = ev.runs
     labels = list(runs)
@@ -220,7 +216,6 @@ def _eval_section(doc: _Doc, folder: Path, ev: _Evals, names: Mapping[str, str])
 
 def write_report(report: ReportInput, out_dir: str | Path) -> tuple[Path, Path]:
     """Write ``report.md`` (+ PNGs) and ``report.html`` into ``out_dir``; returns both paths."""
-    from . import plots
 
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -237,7 +232,6 @@ def write_report(report: ReportInput, out_dir: str | Path) -> tuple[Path, Path]:
     if evals is not None:
         _eval_section(doc, folder, evals, names)
     if report.loss_log is not None and Path(report.loss_log).is_file():
-        from ..training.rundir import read_loss_log
 
         rows = read_loss_log(Path(report.loss_log).parent)
         if rows:
@@ -266,18 +260,3 @@ def write_report(report: ReportInput, out_dir: str | Path) -> tuple[Path, Path]:
     )
     html_path = atomic_write_text(folder / "report.html", page)
     return md_path, html_path
-
-
-def package_versions(names: Sequence[str] = ("taskmix", "torch", "transformers", "peft", "accelerate", "datasets", "sentence-transformers")) -> tuple[tuple[str, str], ...]:
-    """Installed versions of the packages a report lists."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = []
-    for n in names:
-        try:
-            out.append((n, version(n)))
-        except PackageNotFoundError:
-            out.append((n, "not installed"))
-    return tuple(out)
-
-

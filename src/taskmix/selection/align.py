@@ -16,6 +16,7 @@ sentence-transformers folder (plus ``taskmix_align.json`` describing the run).
 from __future__ import annotations
 
 import itertools
+import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,8 +25,8 @@ from typing import Any, Sequence
 from ..errors import ConfigError, TaskmixError
 from ..fileio import atomic_write_json
 from ..seeding import derive_seed, rng_for
+from .encoder import Encoder
 from .index import Pool, build_pool
-
 
 POSITIVE_RULES = ("source_category", "category")
 
@@ -131,8 +132,6 @@ def training_pairs(pool: Pool, base_vectors: Any, config: AlignConfig, holdout: 
 
 def fine_tune(base: Path, pairs: Sequence[Pair], out: Path, config: AlignConfig) -> None:
     """Fine-tune the sentence-transformers model at ``base`` on ``pairs`` with CosineSimilarityLoss; save to ``out``."""
-    import random
-
     import numpy as np
     import torch
     from sentence_transformers import InputExample, SentenceTransformer
@@ -173,8 +172,6 @@ def train_aligned_encoder(
     pool: Pool | None = None,
 ) -> AlignReport:
     """Build the pool, make pairs with the base encoder, fine-tune and save to ``out``."""
-    from .encoder import Encoder
-
     start = time.time()
     base = Encoder(encoder)
     pool = pool or build_pool(pool_name, root, english_only=english_only)

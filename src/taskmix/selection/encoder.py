@@ -11,6 +11,8 @@ text's sha256.
 from __future__ import annotations
 
 import hashlib
+import io
+import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Sequence
@@ -88,8 +90,6 @@ class Encoder:
     @property
     def model(self) -> Any:
         if self._model is None:
-            import logging
-
             from sentence_transformers import SentenceTransformer
 
             logging.getLogger("sentence_transformers").setLevel(logging.ERROR)
@@ -118,8 +118,6 @@ class Encoder:
             return {}
 
     def _save_store(self, store: dict[str, Any]) -> None:
-        import io
-
         import numpy as np
 
         keys = np.array(list(store), dtype="<U64")

@@ -7,6 +7,7 @@ method is a function from a target's pool position to one score per pool task.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -99,8 +100,6 @@ def cosine_scores(task_vectors: Any) -> ScoreFn:
 
 def bm25_scores(pool: Pool, texts: Sequence[str] | None = None) -> ScoreFn:
     """BM25 (rank-bm25 Okapi) of the target's instruction against every task's instructions."""
-    import re
-
     from rank_bm25 import BM25Okapi
 
     docs = list(texts) if texts is not None else [" ".join(t.instructions) for t in pool.tasks]

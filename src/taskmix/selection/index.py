@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TaskmixError
-from ..records import Task
+from ..loaders import bbh, bigbench, niv2, promptsource
+from ..loaders.promptsource_templates import template_instruction
+from ..records import Split, Task
 
 POOLS = ("niv2", "p3", "bigbench", "bbh")
 
@@ -79,20 +81,12 @@ def build_pool(pool: str, root: Path, english_only: bool = False) -> Pool:
     """
     root = Path(root)
     if pool == "niv2":
-        from ..loaders import niv2
-
         tasks = niv2.load_all(root, english_only=english_only)
     elif pool == "p3":
-        from ..loaders import promptsource
-
         tasks = [_p3_instructions_only(n, root) for n in promptsource.task_names(root)]
     elif pool == "bigbench":
-        from ..loaders import bigbench
-
         tasks = [bigbench.load(n, root) for n in bigbench.task_names(root)]
     elif pool == "bbh":
-        from ..loaders import bbh
-
         tasks = [bbh.load(n, root) for n in bbh.task_names(root)]
     else:
         raise TaskmixError(f"unknown pool {pool!r} (known: {', '.join(POOLS)})")
@@ -102,12 +96,9 @@ def build_pool(pool: str, root: Path, english_only: bool = False) -> Pool:
 
 def _p3_instructions_only(name: str, root: Path) -> Task:
     """A P3 task's instructions without rendering its examples (the pool needs only text)."""
-    from ..loaders import promptsource
-    from ..records import Split
-
     key = name.split("/", 1)[1]
     collection = promptsource.templates_of(key, root)
-    instructions = tuple(dict.fromkeys(promptsource.template_instruction(t) for t in collection.templates))
+    instructions = tuple(dict.fromkeys(template_instruction(t) for t in collection.templates))
     return Task(
         name=name, source="p3", instructions=instructions, input_fields=("input",), label_space=None,
         splits=(Split("test", ()),), source_dataset=collection.key,

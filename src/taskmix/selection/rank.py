@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
+from ..catalogue import load_task
 from ..errors import TaskmixError
 from .index import Index
 
@@ -119,8 +120,6 @@ def select_for_task(
         query = index.task_vectors(names[target])
         source = entry.source_dataset
     else:
-        from ..catalogue import load_task
-
         task = load_task(target, root)
         texts = [t for t in task.instructions if t.strip()]
         if not texts:

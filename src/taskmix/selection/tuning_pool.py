@@ -11,14 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from ..catalogue import default_root, load_task
 from ..errors import TaskmixError
-from .index import Pool, PoolTask, pool_task
+from ..loaders import promptsource
+from ..loaders.promptsource_templates import template_instruction
+from .encoder import Encoder
+from .index import Pool, PoolTask, build_index, pool_task
+from .rank import check_instruction, select_by_instruction, select_for_task
 
 
 def template_instructions(task_name: str, root: Path) -> tuple[str, ...]:
     """The instructions of every promptsource template of the datasets behind ``task_name``."""
-    from ..loaders import promptsource
-
     out: list[str] = []
     for key, held in promptsource.HELD.items():
         if task_name not in held.tasks:
@@ -27,14 +30,12 @@ def template_instructions(task_name: str, root: Path) -> tuple[str, ...]:
             collection = promptsource.templates_of(key, root)
         except TaskmixError:
             continue  # no templates for this dataset in the data folder
-        out.extend(promptsource.template_instruction(t) for t in collection.templates)
+        out.extend(template_instruction(t) for t in collection.templates)
     return tuple(dict.fromkeys(t for t in out if t.strip()))
 
 
 def tuning_pool(tasks: Sequence[str], root: Path | None = None, with_templates: bool = True) -> Pool:
     """A :class:`Pool` of the classification tasks ``tasks`` (catalogue names)."""
-    from ..catalogue import default_root, load_task
-
     if not tasks:
         raise TaskmixError("the tuning pool needs at least one task")
     root = root or default_root()
@@ -65,10 +66,6 @@ def select_tuning_tasks(
 ) -> tuple:
     """INSTA over the tuning pool: the ``k`` candidates closest to ``target``'s instructions
     (or to a free-text ``instruction``); returns :class:`~taskmix.selection.rank.SelectedTask` records."""
-    from .encoder import Encoder
-    from .index import build_index
-    from .rank import check_instruction, select_by_instruction, select_for_task
-
     if bool(target.strip()) == bool(instruction.strip()):
         raise TaskmixError("select with exactly one of a target task and an instruction")
     if k < 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -137,8 +138,6 @@ def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:
     steps, then ``linear``/``cosine`` decay from ``lr`` to ``min_lr_ratio * lr`` at the
     last step, or ``constant``.
     """
-    import math
-
     peak = config.lr
     if step < config.warmup_steps:
         return peak * (step + 1) / config.warmup_steps

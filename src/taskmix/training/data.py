@@ -1,8 +1,8 @@
-"""Training data: mixture records, tokenisation, the seeded batch plan and collation.
+"""Training data: reading a mixture, tokenisation, the seeded batch plan and collation.
 
 A mixture folder (written by ``taskmix build``) holds ``prompts.jsonl``: one JSON object
 per line with at least ``prompt``, ``target`` and ``task``. :func:`read_examples` streams
-it as :class:`TrainingExample` records; :func:`tokenise` turns them into one flat token
+it as :class:`~taskmix.records.TrainingExample` records; :func:`tokenise` turns them into one flat token
 array (prompt tokens then target tokens per example) with offsets; :func:`batch_plan`
 gives the deterministic order of micro-batches of one epoch; :func:`collate` pads a
 micro-batch and lists the flat positions whose hidden state predicts a target token.
@@ -17,90 +17,12 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from ..errors import DataError, TaskmixError
-from ..records import SEGMENT_KINDS, Segment
+from ..records import PROMPTS_FILE, TrainingExample
 from ..seeding import derive_seed
 
-PROMPTS_FILE = "prompts.jsonl"
 #: More than this share of examples longer than ``max_length`` is refused (their prompts
 #: would lose their start, exemplars and all); a smaller share is a warning.
 MAX_TRUNCATED_SHARE = 0.05
-
-
-@dataclass(frozen=True)
-class TrainingExample:
-    """One training prompt: the model reads ``prompt`` and learns to emit ``target``.
-
-    ``kind`` is ``symbol`` (labels remapped to symbols, no instruction) or ``instruction``
-    (natural labels with the instruction); ``format_name`` names the input/label format.
-    ``segments`` are the composer's spans of ``prompt`` (instruction, each exemplar's input
-    and label with its class and whether it is inferable, query, answer slot); empty for
-    mixtures built before they were recorded. On disk (``prompts.jsonl``) they are a list of
-    ``{"kind", "start", "end", "class", "inferable"}`` objects under ``"segments"``.
-    """
-
-    prompt: str
-    target: str
-    task: str
-    uid: str = ""
-    kind: str = "symbol"
-    format_name: str = ""
-    n_exemplars: int = 0
-    segments: tuple[Segment, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "uid": self.uid,
-            "task": self.task,
-            "kind": self.kind,
-            "format": self.format_name,
-            "n_exemplars": self.n_exemplars,
-            "prompt": self.prompt,
-            "target": self.target,
-            "segments": [{"kind": s.kind, "start": s.start, "end": s.end, "class": s.label_class,
-                          "inferable": s.inferable} for s in self.segments],
-        }
-
-    @classmethod
-    def from_json(cls, obj: Any, path: Path | str = "?", line: int | None = None) -> "TrainingExample":
-        if not isinstance(obj, dict):
-            raise DataError(path, "expected a JSON object", line)
-        for key in ("prompt", "target", "task"):
-            if not isinstance(obj.get(key), str):
-                raise DataError(path, f"missing or non-string field {key!r}", line)
-        if not obj["target"]:
-            raise DataError(path, "empty target", line)
-        return cls(
-            prompt=obj["prompt"],
-            target=obj["target"],
-            task=obj["task"],
-            uid=str(obj.get("uid", "")),
-            kind=str(obj.get("kind", "symbol")),
-            format_name=str(obj.get("format", "")),
-            n_exemplars=int(obj.get("n_exemplars", 0) or 0),
-            segments=_segments(obj.get("segments", []), obj["prompt"], path, line),
-        )
-
-
-def _segments(raw: Any, prompt: str, path: Path | str, line: int | None) -> tuple[Segment, ...]:
-    """The ``segments`` of a record, checked: known kinds, integer spans inside the prompt,
-    in order and not overlapping."""
-    if not isinstance(raw, list):
-        raise DataError(path, "'segments' must be a list", line)
-    out: list[Segment] = []
-    end = 0
-    for item in raw:
-        if not isinstance(item, dict) or item.get("kind") not in SEGMENT_KINDS:
-            raise DataError(path, f"a segment must be an object with a kind in {', '.join(SEGMENT_KINDS)}", line)
-        start, stop, cls = item.get("start"), item.get("end"), item.get("class")
-        if not (type(start) is int and type(stop) is int and 0 <= start <= stop <= len(prompt)):
-            raise DataError(path, f"segment span [{start}, {stop}] falls outside the prompt", line)
-        if start < end:
-            raise DataError(path, f"segment [{start}, {stop}] overlaps the one before", line)
-        if cls is not None and type(cls) is not int:
-            raise DataError(path, "a segment's class must be an integer or null", line)
-        out.append(Segment(item["kind"], start, stop, cls, bool(item.get("inferable", False))))
-        end = stop
-    return tuple(out)
 
 
 def prompts_path(data: str | Path) -> Path:

@@ -7,7 +7,8 @@ that ``accelerate launch`` works unchanged and single-process CPU is the default
   real token can attend to a pad) and SDPA runs its ``is_causal`` kernel.
 * Loss only on target tokens: the base model's hidden states are computed for the whole
   sequence, the positions that predict a target token are gathered, and the output layer
-  is applied *only there* (:class:`TargetLoss`); no full-vocabulary logits for the rest.
+  is applied *only there* (:mod:`.loss`); no full-vocabulary logits for the rest. The
+  model is loaded (fp32, optional LoRA) and finally saved by :mod:`.model`.
 * Gradient accumulation is done here (not by Accelerate): a step's loss is the sum of
   token cross-entropies of its micro-batches divided by their total target tokens.
   Gradients are synchronised only on the last micro-batch (``accelerator.no_sync``).
@@ -29,18 +30,21 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import TaskmixError
+from ..models.prepare import resolve_model_dir
+from ..progress import progress_bar
 from ..seeding import derive_seed
 from . import rundir
 from .checkpoint import TrainState, checkpoint_dirs, load_checkpoint, save_checkpoint
 from .config import TrainConfig, lr_at
 from .data import batch_plan, collate, prompts_path, read_examples, tokenise
+from .loss import target_loss
+from .model import load_for_training, save_final
 from .parallel import check_sharding, empty_like, full_state_dict, global_sum, shard_batch
 
 
@@ -56,75 +60,6 @@ class TrainResult:
     model_dir: Path | None
     resumed_from: int | None
     complete: bool
-
-
-def _target_loss_module() -> type:
-    import torch
-
-    class TargetLoss(torch.nn.Module):
-        """Wraps a causal LM; ``forward`` returns the summed cross-entropy of target tokens."""
-
-        def __init__(self, model: Any):
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids: Any, attention_mask: Any, positions: Any, labels: Any) -> Any:
-            base = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
-            # Batches are right-padded and attention is causal, so no real token ever attends to a
-            # pad: the mask is not needed, and without it SDPA takes its faster is_causal path.
-            hidden = base.get_decoder()(input_ids=input_ids, use_cache=False)
-            h = hidden.last_hidden_state
-            h = h.reshape(-1, h.shape[-1]).index_select(0, positions)
-            logits = base.get_output_embeddings()(h).float()
-            return torch.nn.functional.cross_entropy(logits, labels, reduction="sum")
-
-    return TargetLoss
-
-
-def resolve_model_dir(spec: str | os.PathLike) -> Path:
-    """A model folder: a path, or an alias known to :mod:`taskmix.models` (prepared on demand)."""
-    path = Path(spec)
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise TaskmixError(f"{path}: not a Hugging Face model folder (no config.json)")
-        return path
-    try:
-        from ..models.prepare import resolve_model
-    except ImportError:
-        raise TaskmixError(f"{spec}: no such model folder") from None
-    resolved = resolve_model(str(spec))
-    if not Path(resolved).is_dir():
-        raise TaskmixError(f"{spec}: no such model folder")
-    return Path(resolved)
-
-
-def load_for_training(model_dir: Path, config: TrainConfig) -> tuple[Any, Any]:
-    """(model, tokenizer) in fp32, with a LoRA adapter if ``config.lora``."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32, use_safetensors=True)
-    except (OSError, ValueError) as e:
-        raise TaskmixError(f"{model_dir}: cannot load model ({' '.join(str(e).split())[:200]})") from None
-    model.config.use_cache = False
-    if config.lora:
-        from peft import LoraConfig, get_peft_model
-
-        torch.manual_seed(derive_seed(config.seed, "lora-init") % (2**63))
-        lora = LoraConfig(
-            r=config.lora_r,
-            lora_alpha=config.lora_alpha,
-            lora_dropout=config.lora_dropout,
-            target_modules=list(config.lora_targets) or "all-linear",
-            task_type="CAUSAL_LM",
-        )
-        try:
-            model = get_peft_model(model, lora)
-        except ValueError as e:
-            raise TaskmixError(f"lora_targets {list(config.lora_targets)}: {e}") from None
-    return model, tokenizer
 
 
 def make_optimizer(model: Any, config: TrainConfig) -> Any:
@@ -217,7 +152,7 @@ def train(
         raise TaskmixError(f"{data_file}: {len(lengths)} examples cannot be shared by {world} processes")
     total = total_steps_for(n_batches, config, 1)
 
-    wrapper = _target_loss_module()(net)
+    wrapper = target_loss(net)
     optimizer = make_optimizer(net, config)
     sharded = check_sharding(accelerator, config)
     wrapper, optimizer = accelerator.prepare(wrapper, optimizer)
@@ -236,7 +171,7 @@ def train(
     accelerator.wait_for_everyone()
 
     log = rundir.LossLog(out_dir) if accelerator.is_main_process else None
-    bar = _progress(config, accelerator, total, state.step)
+    bar = progress_bar(total, config.progress and accelerator.is_main_process, "train", "step", initial=state.step)
     autocast = (
         torch.autocast(device_type=accelerator.device.type, dtype=torch.bfloat16)
         if config.dtype == "bf16"
@@ -287,9 +222,8 @@ def train(
             if log is not None and (step % config.log_every == 0 or step == total):
                 log.write({"step": step, "loss": round(last_loss, 6), "lr": lr, "epoch": round(micro / n_batches, 4),
                            "tokens": seen, "tokens_per_s": round(tps, 1)})
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{last_loss:.4f}", tok_s=f"{tps:,.0f}")
+            bar.update(1)
+            bar.set_postfix(loss=f"{last_loss:.4f}", tok_s=f"{tps:,.0f}")
             if on_step is not None:
                 on_step(step, last_loss)
             done = step == total
@@ -299,8 +233,7 @@ def train(
             if stop_after is not None and step >= stop_after and not done:
                 return TrainResult(out_dir, step, total, last_loss, tps, None, resumed_from, False)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
         if log is not None:
             log.close()
 
@@ -318,54 +251,8 @@ def train(
     return TrainResult(out_dir, step, total, last_loss, tps, final_dir, resumed_from, True)
 
 
-
-
-
-
-
-
 def _save(accelerator: Any, out_dir: Path, model: Any, optimizer: Any, config: TrainConfig, state: TrainState) -> None:
     if accelerator.is_main_process:
         save_checkpoint(out_dir, model, optimizer, state, config.keep_checkpoints)
         rundir.plot_loss(out_dir)
     accelerator.wait_for_everyone()
-
-
-def _progress(config: TrainConfig, accelerator: Any, total: int, initial: int) -> Any:
-    if not (config.progress and accelerator.is_main_process):
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True)
-
-
-
-
-
-
-def save_final(out_dir: Path, model: Any, tokenizer: Any, config: TrainConfig,
-               state_dict: dict[str, Any] | None = None) -> Path:
-    """Save a standard HF folder ``model/`` (LoRA merged into the weights) and, for LoRA
-    with ``save_adapter``, the bare adapter in ``adapter/``. Written via temp folders.
-    ``state_dict``: the full weights when the model itself is sharded (FSDP)."""
-    final = out_dir / rundir.MODEL_DIR
-
-    def publish(tmp: Path, dest: Path) -> None:
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-
-    if config.lora:
-        if config.save_adapter:
-            tmp = out_dir / ".adapter.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            model.save_pretrained(tmp)
-            publish(tmp, out_dir / rundir.ADAPTER_DIR)
-        model = model.merge_and_unload()
-    model.config.use_cache = True
-    tmp = out_dir / ".model.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, state_dict=state_dict)
-    tokenizer.save_pretrained(tmp)
-    publish(tmp, final)
-    return final

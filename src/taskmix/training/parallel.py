@@ -7,6 +7,7 @@ summed over processes (:func:`global_sum`) so the loss is the global token mean.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..errors import TaskmixError
@@ -24,8 +25,6 @@ def shard_batch(tokens: TokenisedData, indices: Any, rank: int, world: int, pad_
 def empty_like(batch: Any) -> Any:
     """A one-row batch with no targets: the forward still runs (DDP needs every process to
     take part) but adds zero loss and zero gradient."""
-    from dataclasses import replace
-
     return replace(batch, positions=batch.positions[:0], labels=batch.labels[:0], n_tokens=0, n_targets=0)
 
 
