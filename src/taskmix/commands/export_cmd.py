@@ -6,7 +6,7 @@ import argparse
 
 from ..config import from_dict
 from ..evaluation.config import EvalConfig
-from ..evaluation.runner import (
+from ..evaluation.plan import (
     build_prompt_sets,
     check_model_spec,
     context_budget,
