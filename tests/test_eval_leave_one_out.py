@@ -8,7 +8,7 @@ import pytest
 
 from taskmix.errors import TaskmixError
 from taskmix.evaluation import EvalConfig, run_eval
-from taskmix.evaluation.runner import build_prompt_sets, eval_examples, plan_tasks
+from taskmix.evaluation.plan import build_prompt_sets, eval_examples, plan_tasks
 from taskmix.prompts.builder import SETTING_NAMES, input_key
 from taskmix.records import Example, Split, Task
 from tests.plugins.eval import FakeModel

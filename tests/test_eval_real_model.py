@@ -7,7 +7,7 @@ import importlib.util
 import pytest
 
 from taskmix.evaluation import EvalConfig, run_eval
-from taskmix.evaluation.runner import load_eval_model
+from taskmix.evaluation.plan import load_eval_model
 from taskmix.prompts.builder import PromptOptions, build_prompt
 from taskmix.records import LoglikelihoodRequest
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import taskmix.evaluation.plan as plan
 import taskmix.evaluation.runner as runner
 from taskmix.errors import TaskmixError
 from taskmix.evaluation import EvalConfig, read_run, run_eval
@@ -32,14 +33,14 @@ def config(tmp_path: Path, **kw) -> EvalConfig:
 def test_prompts_are_made_one_chunk_ahead_and_predictions_leave_memory_as_scored(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "CHUNK_PROMPTS", 3)
     made = []  # prompts made so far (by the lazy prompt iterator)
-    real_iter = runner.iter_prompt_outcomes
+    real_iter = plan.iter_prompt_outcomes
 
     def counting_iter(*args, **kwargs):
         for prompt in real_iter(*args, **kwargs):
             made.append(prompt.example_uid)
             yield prompt
 
-    monkeypatch.setattr(runner, "iter_prompt_outcomes", counting_iter)
+    monkeypatch.setattr(plan, "iter_prompt_outcomes", counting_iter)
     written = []  # predictions handed to the on-disk writer so far
     real_add = PredictionWriter.add
     monkeypatch.setattr(PredictionWriter, "add", lambda self, preds: (written.extend(preds), real_add(self, preds)))

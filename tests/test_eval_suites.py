@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from taskmix.evaluation import EvalConfig
-from taskmix.evaluation.runner import eval_examples, plan_tasks
+from taskmix.evaluation.plan import eval_examples, plan_tasks
 from taskmix.evaluation.suites import LIST_FUNCTION_SUBTASKS, SUITES
 from taskmix.prompts.builder import PromptOptions, build_prompt
 from taskmix.records import Example, Split, Task

@@ -17,7 +17,7 @@ evaluation datasets of the symbol-tuning paper), plus RAFT's own ``ade_corpus_v2
 
 Each task has one split, ``train`` (uids ``train/<ID>``), and is evaluated leave-one-out:
 its metadata entry ``("eval_split", "train")`` makes the evaluation take its queries from
-that split (:func:`taskmix.evaluation.runner.eval_examples`), and the prompt builder draws
+that split (:func:`taskmix.evaluation.plan.eval_examples`), and the prompt builder draws
 every query's exemplars from the same split, never the query itself nor an example with
 the same input text, so each query sees exemplars from the other 49. Label words are
 RAFT's label names (index = position in ``task.json``); input field names are the column
