@@ -113,3 +113,20 @@ def test_yaml_config_drives_eval_and_flags_override(tmp_path, task_file, fake_en
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: fake\ntasks: [x]\nwrong_key: 1\n")
     one_line_error(capsys, ["eval", "--config", str(bad), "--out", str(out)], "unknown key 'wrong_key'")
+
+
+@pytest.mark.parametrize("argv, pattern", [
+    (["--block-size", "0"], "block_size must be at least 1"),
+    (["--block-size", "-3"], "block_size must be at least 1"),
+    (["--block-size", "5", "--shared-demos"], "conflict"),
+    (["--seeds", ""], "expected at least one integer"),
+    (["--seeds", "0,1,0"], "must not repeat a seed"),
+])
+def test_bad_protocol_flags_are_one_line_and_leave_the_run_folder(capsys, tmp_path, task_file, argv, pattern):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "keep.txt").write_text("earlier")
+    rc = main(["eval", "--model", "x", "--tasks", str(task_file), "--no-progress", "--out", str(out)] + argv)
+    err = capsys.readouterr().err
+    assert rc != 0 and err.count("\n") == 1 and pattern in err, err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]

@@ -14,10 +14,11 @@ anything else is refused; rerunning the same evaluation is cheap (the engine cac
 model outputs on disk). Everything that can be checked without the model (tasks,
 settings, exemplars per class, the output folder) is checked before it is loaded.
 
-Protocols: by default every query gets fresh exemplars; ``--shared-demos`` draws one
-demonstration block per (task, setting, seed) and reuses it for all queries (cheaper:
-one shared key/value prefix; but results rest on a single draw of exemplars, so seed
-variance is larger than the per-example interval shows).
+Protocols: ``--block-size G`` deals the queries of a (task, setting) into seeded groups of
+G that share one demonstration block (G=1: fresh exemplars per query); ``--shared-demos``
+is one block for all queries. ``--seeds 0,1,2`` evaluates several seeds and pools them.
+Intervals resample demonstration sets, not queries, so shared blocks cannot hide their
+variance.
 """
 
 from __future__ import annotations

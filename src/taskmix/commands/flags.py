@@ -29,11 +29,14 @@ def csv_list(text: str) -> tuple[str, ...]:
 
 
 def csv_ints(text: str) -> tuple[int, ...]:
-    """``"0,1, 2"`` -> ``(0, 1, 2)``; anything else is a usage error."""
+    """``"0,1, 2"`` -> ``(0, 1, 2)``; anything else (an empty list too) is a usage error."""
     try:
-        return tuple(int(t) for t in csv_list(text))
+        values = tuple(int(t) for t in csv_list(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one integer, got an empty list")
+    return values
 
 
 def _default(field: dataclasses.Field) -> Any:

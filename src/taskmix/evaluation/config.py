@@ -38,7 +38,7 @@ class EvalConfig:
     max_examples: evaluated examples per task (a seeded sample of the test split); ``None`` for all.
     seed: the seed of every random choice (examples, exemplars, formats, symbols, bootstrap).
     seeds: evaluate each of these seeds (evaluated examples and demonstration sets drawn
-        per seed) and pool them; ``()`` evaluates ``seed`` alone. Runs with the same seeds
+        per seed) and pool them; none given: ``seed`` alone. Runs with the same seeds
         see byte-identical prompts, so they compare pair by pair.
     out: the run folder (results.json, results.md, predictions.jsonl, plots).
     block_size: queries per demonstration set: 1 gives every query fresh exemplars; G deals

@@ -34,6 +34,7 @@ from ..records import Score, SkippedQuery, Task
 from ..versions import EVAL_PACKAGES, package_versions
 from .config import EvalConfig
 from .distributed import barrier, init_world, my_prompt_count, score_stream
+from .preflight import check_plan
 from .plan import (
     check_model_spec, check_out_dir, context_budget, eval_examples, iter_scored_prompts, load_eval_model, plan_tasks,
     token_counter,
@@ -84,9 +85,7 @@ def run_eval(
     planned = plan_tasks(config, loader)
     seed_configs = [replace(config, seed=seed) for seed in config.run_seeds]
     work = [(pt, [eval_examples(pt.task, c) for c in seed_configs]) for pt in planned]
-    if not any(pt.settings for pt in planned):
-        raise TaskmixError("eval: no setting applies to any task, nothing to evaluate "
-                           f"({'; '.join(f'{pt.task.name}: {s}' for pt in planned for s in pt.skipped)})")
+    check_plan(planned, config)  # before the model loads: something applies, prompts can be made
     t_tasks = time.perf_counter()
     if model is None:
         model = load_eval_model(config)
