@@ -124,3 +124,27 @@ def test_build_cli_bad_inputs(tmp_path, capsys):
     assert main(["build", "symbol", "--tasks", "sst2", "--out", str(tmp_path / "full")]) != 0
     assert "exists and is not a mixture folder" in err()
     assert not (tmp_path / "m").exists()
+
+
+def test_a_query_too_long_to_fit_is_skipped_and_counted_not_fatal(toy_loader, tmp_path, capsys):
+    from dataclasses import replace
+
+    from taskmix.records import Example, Split
+
+    toy = toy_loader("toy")
+    train = list(toy.split("train"))
+    long = Example(train[5].uid, (("text", "word " * 500),), label=train[5].label)
+    train[5] = long
+    task = replace(toy, splits=(Split("train", tuple(train)),) + tuple(s for s in toy.splits if s.name != "train"))
+    config = MixtureConfig(**dict(SMALL, tasks=("toy",), per_task_cap=1000))
+    result = build_symbol_mixture(config, tmp_path / "m", load=lambda name: task)
+    rows = read(tmp_path / "m")
+    assert long.uid not in {r["uid"].split(":", 1)[1] for r in rows}
+    assert dict(result.skipped)["toy"] >= 1 and result.n_prompts == len(train) - dict(result.skipped)["toy"]
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert manifest["tasks"]["toy"]["skipped_too_long"] == dict(result.skipped)["toy"]
+    # the segments of every record are its composer spans: labels sit where the record says
+    for r in rows[:5]:
+        labels = [s for s in r["segments"] if s["kind"] == "exemplar_label"]
+        assert labels and all(r["prompt"][s["start"]:s["end"]].startswith(" ") for s in labels)
+        assert labels[0]["inferable"] is False

@@ -66,4 +66,7 @@ def run_symbol(args: argparse.Namespace) -> int:
         return 0
     per_task = ", ".join(f"{k} {v}" for k, v in result.counts)
     print(f"built {result.n_prompts} prompts into {result.out_dir} ({per_task}); sha256 {result.content_sha256[:12]}")
+    if result.skipped:
+        print("skipped queries whose prompt cannot fit max_length: "
+              + ", ".join(f"{k} {v}" for k, v in result.skipped) + " (counted in manifest.json)")
     return 0

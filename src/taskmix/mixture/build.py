@@ -43,6 +43,7 @@ class MixtureResult:
     content_sha256: str
     counts: tuple[tuple[str, int], ...]
     already_built: bool = False
+    skipped: tuple[tuple[str, int], ...] = ()  # per task: queries whose prompt could not fit max_length
 
 
 def _tokenizer_for(spec: str) -> Any:
@@ -134,7 +135,8 @@ def build_symbol_mixture(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return MixtureResult(out_dir, n, content, tuple((k, s.written) for k, s in stats.items()))
+    return MixtureResult(out_dir, n, content, tuple((k, s.written) for k, s in stats.items()),
+                         skipped=tuple((k, s.skipped_too_long) for k, s in stats.items() if s.skipped_too_long))
 
 
 def _save_dataset(jsonl: Path, dest: Path, scratch: Path) -> None:
