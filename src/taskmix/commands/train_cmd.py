@@ -5,6 +5,8 @@ Examples::
     taskmix train --model smollm2-135m --data mixtures/symbol --out runs/symbol --lora
     taskmix train --model runs/base/model --data mixtures/symbol --out runs/full \
         --config configs/train.yaml --steps 200 --dtype bf16
+    taskmix train --model gemma3-270m --data mixtures/symbol --out runs/ctx --full \
+        --label-loss context --eval-every 25
 
 Run again with the same arguments to resume from the latest checkpoint; an output folder
 holding a different run is refused. Works under ``accelerate launch -m taskmix train ...``.
@@ -33,12 +35,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", choices=("fp32", "bf16"))
     p.add_argument("--seed", type=int)
     p.add_argument("--save-every", type=int, dest="save_every")
+    p.add_argument("--label-loss", dest="label_loss", metavar="{query,context}",
+                   help="query: loss on the query's label only (default); context: also on every exemplar label "
+                        "whose class appeared earlier in the prompt (needs a mixture built with label spans)")
+    p.add_argument("--eval-every", type=int, dest="eval_every", metavar="N",
+                   help="check in-context accuracy every N optimizer steps (logged in loss.jsonl and loss.png)")
+    p.add_argument("--eval-tasks", dest="eval_tasks", type=_task_list, metavar="T1,T2",
+                   help="tasks of the in-context check (default: tweeteval/emotion,imdb)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="hide the progress bar")
     p.set_defaults(func=run)
 
 
 OVERRIDES = ("lora", "max_steps", "epochs", "lr", "batch_size", "grad_accum", "max_length", "dtype", "seed",
-             "save_every", "progress")
+             "save_every", "progress", "label_loss", "eval_every", "eval_tasks")
+
+
+def _task_list(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in text.split(",") if t.strip())
 
 
 def run(args: argparse.Namespace) -> int:
