@@ -131,6 +131,7 @@ def family_differences(a: EvalRun, b: EvalRun) -> dict[str, tuple[float, float, 
 def train_budget(train_run: Path) -> dict:
     info = json.loads((train_run / "run.json").read_text())
     rows = [json.loads(line) for line in (train_run / "loss.jsonl").read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if "loss" in r]  # step 0 may hold only the in-context check before training
     last = rows[-1]
     cfg = info.get("config", {})
     return {

@@ -59,27 +59,38 @@ def train_tiny_model(tmp_path_factory) -> Path:
     return make_tiny_causal_lm(tmp_path_factory.mktemp("train_tiny_model"))
 
 
-def write_tiny_mixture(folder: Path, n: int = 48) -> Path:
-    """A mixture folder with ``n`` hand-made symbol-style prompts (``prompts.jsonl`` only)."""
+def write_tiny_mixture(folder: Path, n: int = 48, segments: bool = False) -> Path:
+    """A mixture folder with ``n`` hand-made symbol-style prompts (``prompts.jsonl`` only);
+    with ``segments``, each record also has the composer's spans (exemplar inputs and
+    labels with their class and whether it is inferable, the query, the answer slot)."""
     folder.mkdir(parents=True, exist_ok=True)
     words = ["great", "dull", "fine", "awful", "good", "bad", "nice", "poor"]
     symbols = [" foo", " bar", " 7", " zq"]
     lines = []
     for i in range(n):
         k = 1 + i % 5
-        demo = "\n\n".join(f"Input: {words[(i + j) % 8]} film\nOutput:{symbols[(i + j) % 2]}" for j in range(k))
-        lines.append(
-            json.dumps(
-                {
-                    "uid": f"t{i}",
-                    "task": "tiny",
-                    "kind": "symbol",
-                    "format": "io",
-                    "prompt": f"{demo}\n\nInput: {words[i % 8]} movie\nOutput:",
-                    "target": symbols[i % 4],
-                }
-            )
-        )
+        prompt, spans, seen = "", [], set()
+        for j in range(k):
+            if j:
+                prompt += "\n\n"
+            cls = (i + j) % 2
+            text, label = f"Input: {words[(i + j) % 8]} film\nOutput:", symbols[cls]
+            spans.append({"kind": "exemplar_input", "start": len(prompt), "end": len(prompt) + len(text)})
+            prompt += text
+            spans.append({"kind": "exemplar_label", "start": len(prompt), "end": len(prompt) + len(label),
+                          "class": cls, "inferable": cls in seen})
+            prompt += label
+            seen.add(cls)
+        prompt += "\n\n"
+        query = f"Input: {words[i % 8]} movie\nOutput:"
+        spans.append({"kind": "query_input", "start": len(prompt), "end": len(prompt) + len(query)})
+        prompt += query
+        spans.append({"kind": "answer", "start": len(prompt), "end": len(prompt), "class": i % 4})
+        record = {"uid": f"t{i}", "task": "tiny", "kind": "symbol", "format": "io", "prompt": prompt,
+                  "target": symbols[i % 4]}
+        if segments:
+            record["segments"] = spans
+        lines.append(json.dumps(record))
     (folder / "prompts.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder
 
@@ -87,6 +98,12 @@ def write_tiny_mixture(folder: Path, n: int = 48) -> Path:
 @pytest.fixture
 def tiny_mixture(tmp_path) -> Path:
     return write_tiny_mixture(tmp_path / "mixture")
+
+
+@pytest.fixture
+def tiny_spans_mixture(tmp_path) -> Path:
+    """The prompts of ``tiny_mixture`` with their label spans (``segments``)."""
+    return write_tiny_mixture(tmp_path / "spans_mixture", segments=True)
 
 
 def make_tiny_task(name: str = "toy", n: int = 40, labels: tuple[str, ...] = ("negative", "positive"),

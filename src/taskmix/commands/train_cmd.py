@@ -5,6 +5,8 @@ Examples::
     taskmix train --model smollm2-135m --data mixtures/symbol --out runs/symbol --lora
     taskmix train --model runs/base/model --data mixtures/symbol --out runs/full \\
         --config my_train.yaml --steps 200 --dtype bf16
+    taskmix train --model gemma3-270m --data mixtures/symbol --out runs/ctx --full \\
+        --label-loss context --eval-every 25
 
 ``--config`` takes a YAML file of TrainConfig fields (e.g. ``lr: 3.0e-4``, ``max_steps:
 200``); flags override it. Run again with the same arguments to resume from the latest
@@ -25,7 +27,7 @@ from ..training.loop import train
 from .flags import add_config_flags, given
 
 OVERRIDES = ("lora", "max_steps", "epochs", "lr", "batch_size", "grad_accum", "max_length", "dtype", "seed",
-             "save_every", "progress")
+             "save_every", "progress", "label_loss", "eval_every", "eval_tasks")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if changes:
         config = config.replace(**changes)
     quiet_libraries(config.progress)
-    check_mixture(args.data)  # a malformed mixture is found before the model loads
+    check_mixture(args.data, config.label_loss)  # a malformed mixture is found before the model loads
 
     with write_failures(args.out):
         result = train(args.model, args.data, args.out, config)

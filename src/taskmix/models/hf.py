@@ -105,6 +105,7 @@ class HFLanguageModel:
         layer_types = getattr(text_cfg, "layer_types", None) or ()
         self._sliding = getattr(text_cfg, "sliding_window", None) if "sliding_attention" in layer_types else None
         self._dtype = next(model.parameters()).dtype
+        self._device = next(model.parameters()).device  # a model being trained may sit on a GPU
 
     @property
     def fingerprint(self) -> str:
@@ -213,7 +214,7 @@ class HFLanguageModel:
     def _extend_past(self, past, past_len: int, segment: tuple[int, ...]):
         """Run a shared segment once (batch 1) on top of ``past`` and return the new key/value list."""
         row = PackedRow(segment, tuple(range(past_len, past_len + len(segment))), (0,) * len(segment), (), ())
-        ids, pos, mask = build_batch([row], past_len, self._dtype, self._sliding)
+        ids, pos, mask = self._on_device(build_batch([row], past_len, self._dtype, self._sliding))
         cache = self._make_cache(past, 1)
         self._decoder(input_ids=ids, position_ids=pos, attention_mask=mask, past_key_values=cache, use_cache=True)
         self.stats.forward_calls += 1
@@ -224,7 +225,7 @@ class HFLanguageModel:
     def _forward_rows(self, rows: list[PackedRow], past, past_len: int) -> list[list[LoglikelihoodResult]]:
         import torch
 
-        ids, pos, mask = build_batch(rows, past_len, self._dtype, self._sliding)
+        ids, pos, mask = self._on_device(build_batch(rows, past_len, self._dtype, self._sliding))
         kwargs = {}
         if past is not None:
             kwargs["past_key_values"] = self._make_cache(past, len(rows))
@@ -239,12 +240,12 @@ class HFLanguageModel:
                 row_idx.extend([b] * len(slots))
                 slot_idx.extend(slots)
                 targets.extend(target)
-        picked = hidden[torch.tensor(row_idx), torch.tensor(slot_idx)]
+        picked = hidden[torch.tensor(row_idx, device=hidden.device), torch.tensor(slot_idx, device=hidden.device)]
         logits = self._head(picked).float()
         if self._softcap:
             logits = torch.tanh(logits / self._softcap) * self._softcap
         logprobs = torch.log_softmax(logits, dim=-1)
-        target_t = torch.tensor(targets)
+        target_t = torch.tensor(targets, device=logits.device)
         token_lp = logprobs.gather(1, target_t[:, None])[:, 0].tolist()
         greedy = (logits.argmax(dim=-1) == target_t).tolist()
         self.stats.scored_positions += len(targets)
@@ -258,6 +259,13 @@ class HFLanguageModel:
                 at += n
             results.append(per_cand)
         return results
+
+    def _on_device(self, tensors: tuple) -> tuple:
+        """``build_batch``'s tensors (a mask may be a dict of masks) on the model's device."""
+        if self._device.type == "cpu":
+            return tensors
+        return tuple({k: v.to(self._device) for k, v in t.items()} if isinstance(t, dict) else t.to(self._device)
+                     for t in tensors)
 
     # ------------------------------------------------------------------ generation
     def generate(self, requests: Sequence[GenerateRequest]) -> list[str]:

@@ -9,9 +9,16 @@ from typing import Literal
 
 from ..config import canonical_dtype
 from ..errors import ConfigError
+from ..prompts.builder import SETTING_NAMES
 
 SCHEDULES = ("linear", "cosine", "constant")
 BATCHING = ("bucket", "shuffle", "sequential")
+LABEL_LOSSES = ("query", "context")
+#: Tasks of the in-context check during training (``eval_every``): a small subset of the
+#: ``icl-dev`` suite (held out from tuning, and not the ``symbol-eval`` datasets).
+DEFAULT_EVAL_TASKS = ("tweeteval/emotion", "imdb")
+#: Settings of the in-context check (``flipped`` runs only on binary tasks).
+DEFAULT_EVAL_SETTINGS = ("noinstr_symbols", "flipped")
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,41 @@ class TrainConfig:
             newer one is complete); 0 keeps all.
         log_every: append a line to ``loss.jsonl`` every this many optimizer steps.
         progress: show a progress bar (with tokens per second) on stderr.
+        label_loss: which label tokens carry the loss. ``query`` (the default, and what runs
+            made before this field did): the target only, i.e. the query's label.
+            ``context``: also the label of every exemplar whose class was already shown
+            earlier in the same prompt (the mixture's ``inferable`` exemplar-label spans),
+            which the context fully determines; the first appearance of each class is never
+            a target (it cannot be inferred). A label's tokens are the prompt tokens whose
+            first character lies inside its span (special tokens such as BOS belong to no
+            span); when a long prompt loses tokens from its start, a label stays a target
+            only if all its tokens and an earlier label of its class are still there.
+            Instruction-tuning prompts (natural labels and the instruction) follow the same
+            rule: the first natural label of a class could be guessed from the instruction,
+            but that is zero-shot classification, not reading the context, and one rule for
+            both kinds keeps the instruction share of the supervised labels about the share
+            of prompts (both kinds draw exemplars alike). Every target token weighs the same:
+            the loss stays the mean over all target tokens of a step, so an exemplar label
+            counts as much as the query's (simple, and gradient accumulation and several
+            processes stay exact). ``context`` needs a mixture built with label spans (a
+            ``segments`` list per prompt; rebuild older mixtures) and a fast tokenizer.
+        eval_every: every this many optimizer steps (and after the last step, and once
+            before the first) evaluate the model being trained in context and log the
+            accuracy per setting in ``loss.jsonl`` (``"icl": {setting: accuracy}``, the mean
+            over ``eval_tasks``) and in ``loss.png``; 0 turns the check off. The check uses
+            the same prompts every time, scores in fp32 without gradients, leaves weights and
+            random streams as they were, and does not count towards tokens per second.
+        eval_tasks: task names (catalogue or user files) of the check; by default
+            :data:`DEFAULT_EVAL_TASKS`.
+        eval_settings: evaluation settings of the check (a setting that does not apply to a
+            task, e.g. ``flipped`` on a 4-class task, is skipped for it).
+        eval_queries: evaluated queries per task (a seeded sample of its test split, from
+            ``seed``), each with 4 exemplars per class.
+        eval_block_size: queries per demonstration block (blocks share their exemplars,
+            format and symbol mapping; see ``taskmix eval --block-size``).
+        eval_max_length: token budget of a check prompt; exemplars are dropped to fit it, down
+            to one per class, as ``taskmix eval`` does, and a query that cannot fit even then
+            is left out (the first check says how many).
     """
 
     lr: float = 1e-4
@@ -86,6 +128,13 @@ class TrainConfig:
     keep_checkpoints: int = 2
     log_every: int = 1
     progress: bool = True
+    label_loss: Literal["query", "context"] = "query"
+    eval_every: int = 0
+    eval_tasks: tuple[str, ...] = DEFAULT_EVAL_TASKS
+    eval_settings: tuple[str, ...] = DEFAULT_EVAL_SETTINGS
+    eval_queries: int = 24
+    eval_block_size: int = 8
+    eval_max_length: int = 1024
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> None:
@@ -121,14 +170,35 @@ class TrainConfig:
             bad("batching", f"must be one of {', '.join(BATCHING)}")
         if self.seed < 0:
             bad("seed", "must be >= 0")
+        if self.label_loss not in LABEL_LOSSES:
+            bad("label_loss", f"must be one of {', '.join(LABEL_LOSSES)}")
+        if self.eval_every < 0:
+            bad("eval_every", "must be >= 0 (0: no in-context check)")
+        for name in ("eval_queries", "eval_block_size"):
+            if getattr(self, name) < 1:
+                bad(name, "must be >= 1")
+        if self.eval_max_length < 8:
+            bad("eval_max_length", "must be >= 8")
+        if self.eval_every and not self.eval_tasks:
+            bad("eval_tasks", "must name at least one task when eval_every is set")
+        if self.eval_every and not self.eval_settings:
+            bad("eval_settings", "must name at least one setting when eval_every is set")
+        for setting in self.eval_settings:
+            if setting not in SETTING_NAMES:
+                bad("eval_settings", f"must hold settings among {', '.join(SETTING_NAMES)}")
 
     def replace(self, **changes: object) -> "TrainConfig":
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
 
-# Fields that may differ between a run and its resumption without making it a different run.
-RESUME_FREE_FIELDS = ("progress", "save_every", "keep_checkpoints", "log_every")
+# Fields that may differ between a run and its resumption without making it a different run
+# (the in-context check does not change training).
+RESUME_FREE_FIELDS = ("progress", "save_every", "keep_checkpoints", "log_every", "eval_every", "eval_tasks",
+                      "eval_settings", "eval_queries", "eval_block_size", "eval_max_length")
+# Fields added after runs were recorded, with the value those runs had: a run folder's
+# identity leaves them out at that value, so older runs still resume.
+LATER_FIELDS = {"label_loss": "query"}
 
 
 def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:

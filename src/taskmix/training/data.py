@@ -2,10 +2,12 @@
 
 A mixture folder (written by ``taskmix build``) holds ``prompts.jsonl``: one JSON object
 per line with at least ``prompt``, ``target`` and ``task``. :func:`read_examples` streams
-it as :class:`~taskmix.records.TrainingExample` records; :func:`tokenise` turns them into one flat token
-array (prompt tokens then target tokens per example) with offsets; :func:`batch_plan`
-gives the deterministic order of micro-batches of one epoch; :func:`collate` pads a
-micro-batch and lists the flat positions whose hidden state predicts a target token.
+it as :class:`~taskmix.records.TrainingExample` records (:func:`check_mixture` reads it once before a run
+starts); :func:`tokenise` turns them into one flat token array (prompt tokens then target
+tokens per example) with offsets, and with ``label_loss="context"`` also lists the prompt
+tokens of inferable exemplar labels (:mod:`.targets`); :func:`batch_plan` gives the
+deterministic order of micro-batches of one epoch; :func:`collate` pads a micro-batch and
+lists the flat positions whose hidden state predicts a target token.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Iterable, Iterator
 from ..errors import DataError, TaskmixError
 from ..records import PROMPTS_FILE, TrainingExample
 from ..seeding import derive_seed
+from .targets import check_offsets_tokenizer, context_targets
 
 #: More than this share of examples longer than ``max_length`` is refused (their prompts
 #: would lose their start, exemplars and all); a smaller share is a warning.
@@ -36,15 +39,6 @@ def prompts_path(data: str | Path) -> Path:
     if data.is_file():
         return data
     raise TaskmixError(f"{data}: no such mixture folder")
-
-
-def check_mixture(data: str | Path) -> int:
-    """Read every example of a mixture once (a malformed line is a one-line DataError
-    naming it) and return how many there are; an empty mixture is an error."""
-    n = sum(1 for _ in read_examples(data))
-    if n == 0:
-        raise TaskmixError(f"{prompts_path(data)}: the mixture is empty: no training examples")
-    return n
 
 
 def read_examples(data: str | Path) -> Iterator[TrainingExample]:
@@ -65,15 +59,39 @@ def read_examples(data: str | Path) -> Iterator[TrainingExample]:
             yield TrainingExample.from_json(obj, path, i)
 
 
+def check_mixture(data: str | Path, label_loss: str = "query") -> int:
+    """Read every example of a mixture once (a malformed line, bad spans, an empty mixture
+    are one-line errors) and check that it can be trained with ``label_loss``; returns the
+    number of examples. Run before a run folder is touched, so a bad mixture writes nothing."""
+    path = prompts_path(data)
+    n = 0
+    for n, ex in enumerate(read_examples(path), start=1):
+        if label_loss == "context" and not ex.segments:
+            raise DataError(path, f"example {n} ({ex.uid or ex.task}) has no label spans ('segments'): the mixture "
+                            "was built before they were recorded; rebuild it with `taskmix build` to train with "
+                            "label_loss: context")
+    if not n:
+        raise TaskmixError(f"{path}: the mixture is empty: no training examples")
+    return n
+
+
 @dataclass(frozen=True)
 class TokenisedData:
     """Token ids of every example, flat: example ``i`` is ``ids[offsets[i]:offsets[i+1]]``,
-    its first ``prompt_lens[i]`` tokens are prompt (context) and the rest are target."""
+    its first ``prompt_lens[i]`` tokens are prompt (context) and the rest are target.
+
+    With ``label_loss="context"``, ``label_ids[label_offsets[i]:label_offsets[i+1]]`` are
+    the indices (ascending, into example ``i``) of its prompt tokens that are trained too:
+    the tokens of its inferable exemplar labels. ``label_offsets`` is ``None`` when only
+    targets are trained.
+    """
 
     ids: Any  # np.ndarray[int32]
     offsets: Any  # np.ndarray[int64], len n+1
     prompt_lens: Any  # np.ndarray[int32], len n
     n_truncated: int
+    label_ids: Any = None  # np.ndarray[int32]
+    label_offsets: Any = None  # np.ndarray[int64], len n+1
 
     def __len__(self) -> int:
         return len(self.prompt_lens)
@@ -84,7 +102,19 @@ class TokenisedData:
 
     @property
     def n_target_tokens(self) -> int:
-        return int((self.lengths - self.prompt_lens).sum())
+        extra = 0 if self.label_ids is None else len(self.label_ids)
+        return int((self.lengths - self.prompt_lens).sum()) + extra
+
+    def trained_indices(self, i: int) -> Any:
+        """Indices into example ``i`` of every token that carries the loss, ascending."""
+        import numpy as np
+
+        start, end = int(self.offsets[i]), int(self.offsets[i + 1])
+        own = np.arange(int(self.prompt_lens[i]), end - start, dtype=np.int64)
+        if self.label_offsets is None:
+            return own
+        labels = self.label_ids[int(self.label_offsets[i]) : int(self.label_offsets[i + 1])]
+        return np.concatenate([labels.astype(np.int64), own])
 
 
 def tokenise(
@@ -93,31 +123,39 @@ def tokenise(
     max_length: int,
     append_eos: bool = False,
     chunk: int = 512,
+    label_loss: str = "query",
 ) -> TokenisedData:
     """Tokenise prompt and target separately and concatenate them.
 
     The prompt is tokenised with the tokenizer's special tokens (e.g. BOS), the target
     without. A sequence longer than ``max_length`` loses prompt tokens from its start
-    (the first prompt token, e.g. BOS, is kept); the target is never cut. Such cuts are
-    counted: up to :data:`MAX_TRUNCATED_SHARE` of the examples is a warning on stderr,
-    more is a one-line error (the prompts would lose their exemplars).
+    (the first prompt token, e.g. BOS, is kept); the target is never cut. With
+    ``label_loss="context"`` the prompt's inferable exemplar labels are trained too
+    (:func:`~taskmix.training.targets.context_targets`; needs segments and a fast tokenizer).
     """
     import numpy as np
 
     eos = tokenizer.eos_token_id if append_eos else None
     if append_eos and eos is None:
         raise TaskmixError("append_eos is set but the tokenizer has no end-of-sequence token")
+    context = label_loss == "context"
+    if context:
+        check_offsets_tokenizer(tokenizer)
     pieces: list[Any] = []
     offsets = [0]
     prompt_lens: list[int] = []
+    label_pieces: list[Any] = []
+    label_offsets = [0]
     truncated = 0
     buf: list[TrainingExample] = []
 
     def flush() -> None:
         nonlocal truncated
-        p_ids = tokenizer([e.prompt for e in buf], add_special_tokens=True)["input_ids"]
+        encoded = tokenizer([e.prompt for e in buf], add_special_tokens=True, return_offsets_mapping=context)
+        p_ids = encoded["input_ids"]
+        char_spans = encoded["offset_mapping"] if context else [None] * len(buf)
         t_ids = tokenizer([e.target for e in buf], add_special_tokens=False)["input_ids"]
-        for ex, p, t in zip(buf, p_ids, t_ids):
+        for ex, p, t, spans in zip(buf, p_ids, t_ids, char_spans):
             t = list(t) + ([eos] if eos is not None else [])
             if not t:
                 raise TaskmixError(f"example {ex.uid or ex.task!r}: target {ex.target!r} has no tokens")
@@ -127,14 +165,23 @@ def tokenise(
                 )
             if not p:
                 raise TaskmixError(f"example {ex.uid or ex.task!r}: empty prompt and no BOS token to condition on")
+            dropped = 0
             if len(p) + len(t) > max_length:
                 keep = max_length - len(t)
+                dropped = len(p) - max(keep, 1)  # tokens 1 .. dropped are cut
                 p = [p[0]] + list(p[len(p) - keep + 1 :]) if keep > 1 else [p[0]]
                 truncated += 1
             seq = np.asarray(list(p) + t, dtype=np.int32)
             pieces.append(seq)
             offsets.append(offsets[-1] + len(seq))
             prompt_lens.append(len(p))
+            if context:
+                if not ex.segments:
+                    raise TaskmixError(f"example {ex.uid or ex.task!r} has no label spans; rebuild the mixture with "
+                                       "`taskmix build` to train with label_loss: context")
+                labels = context_targets(spans, ex.segments, dropped)
+                label_pieces.append(np.asarray(labels, dtype=np.int32))
+                label_offsets.append(label_offsets[-1] + len(labels))
         buf.clear()
 
     for ex in examples:
@@ -151,6 +198,8 @@ def tokenise(
         offsets=np.asarray(offsets, dtype=np.int64),
         prompt_lens=np.asarray(prompt_lens, dtype=np.int32),
         n_truncated=truncated,
+        label_ids=np.concatenate(label_pieces) if context else None,
+        label_offsets=np.asarray(label_offsets, dtype=np.int64) if context else None,
     )
 
 
@@ -210,7 +259,8 @@ class Batch:
 
 
 def collate(data: TokenisedData, indices: Any, pad_id: int) -> Batch:
-    """Right-pad the examples ``indices`` and gather their target positions."""
+    """Right-pad the examples ``indices`` and gather the positions that predict their
+    trained tokens (:meth:`TokenisedData.trained_indices`)."""
     import numpy as np
     import torch
 
@@ -225,10 +275,10 @@ def collate(data: TokenisedData, indices: Any, pad_id: int) -> Batch:
         seq = data.ids[start:end]
         ids[row, : len(seq)] = seq
         mask[row, : len(seq)] = 1
-        p = int(data.prompt_lens[i])
+        trained = data.trained_indices(i)
         # hidden state at position t predicts token t+1
-        positions.append(row * width + np.arange(p - 1, len(seq) - 1))
-        labels.append(seq[p:])
+        positions.append(row * width + trained - 1)
+        labels.append(seq[trained])
     pos = np.concatenate(positions)
     lab = np.concatenate(labels).astype(np.int64)
     return Batch(

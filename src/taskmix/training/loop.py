@@ -42,7 +42,8 @@ from ..seeding import derive_seed
 from . import rundir
 from .checkpoint import TrainState, checkpoint_dirs, load_checkpoint, save_checkpoint
 from .config import TrainConfig, lr_at
-from .data import batch_plan, collate, prompts_path, read_examples, tokenise
+from .data import batch_plan, check_mixture, collate, prompts_path, read_examples, tokenise
+from .icl_check import ICLCheck
 from .loss import target_loss
 from .model import load_for_training, save_final
 from .parallel import check_sharding, empty_like, full_state_dict, global_sum, shard_batch
@@ -108,6 +109,8 @@ def train(
     out_dir = Path(out_dir)
     model_dir = resolve_model_dir(model)
     data_file = prompts_path(data)
+    check_mixture(data_file, config.label_loss)  # a bad mixture or eval task fails before the folder is touched
+    check = ICLCheck(config) if config.eval_every else None
     identity = rundir.run_identity(str(model_dir.resolve()), rundir.file_sha256(data_file), config)
     accelerator = Accelerator(mixed_precision="no", cpu=not torch.cuda.is_available())
     previous, error = None, None
@@ -134,7 +137,8 @@ def train(
     torch.manual_seed(derive_seed(config.seed, "torch") % (2**63))
     net, tokenizer = load_for_training(model_dir, config)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
-    tokens = tokenise(read_examples(data_file), tokenizer, config.max_length, config.append_eos)
+    tokens = tokenise(read_examples(data_file), tokenizer, config.max_length, config.append_eos,
+                      label_loss=config.label_loss)
     lengths = tokens.lengths
     plans: dict[int, list[Any]] = {}
 
@@ -167,7 +171,7 @@ def train(
         if accelerator.is_main_process:
             rundir.truncate_loss_log(out_dir, state.step)
     elif accelerator.is_main_process:
-        rundir.truncate_loss_log(out_dir, 0)
+        rundir.truncate_loss_log(out_dir, -1)
     accelerator.wait_for_everyone()
 
     log = rundir.LossLog(out_dir) if accelerator.is_main_process else None
@@ -177,6 +181,10 @@ def train(
         if config.dtype == "bf16"
         else contextlib.nullcontext()
     )
+    if check is not None and state.step == 0:  # the model before training, for comparison
+        icl = check.baseline(inner, tokenizer)
+        if log is not None:
+            log.write({"step": 0, "icl": icl})
     wrapper.train()
     step, micro, seen = state.step, state.micro_batches, state.tokens
     start_time, elapsed_before = time.perf_counter(), state.elapsed_s
@@ -217,11 +225,13 @@ def train(
             last_loss = loss_sum / group_targets
             seen += int(step_tokens)
             run_tokens += int(step_tokens)  # all processes: tokens_per_s is the global throughput
-            elapsed = time.perf_counter() - start_time
+            icl = check(inner, tokenizer) if check is not None and check.due(step, total) else None
+            elapsed = time.perf_counter() - start_time - (check.seconds if check is not None else 0.0)
             tps = run_tokens / elapsed if elapsed > 0 else 0.0
-            if log is not None and (step % config.log_every == 0 or step == total):
+            if log is not None and (step % config.log_every == 0 or step == total or icl is not None):
                 log.write({"step": step, "loss": round(last_loss, 6), "lr": lr, "epoch": round(micro / n_batches, 4),
-                           "tokens": seen, "tokens_per_s": round(tps, 1)})
+                           "tokens": seen, "tokens_per_s": round(tps, 1),
+                           **({"icl": icl, "icl_seconds": round(check.last_seconds, 1)} if icl is not None else {})})
             bar.update(1)
             bar.set_postfix(loss=f"{last_loss:.4f}", tok_s=f"{tps:,.0f}")
             if on_step is not None:

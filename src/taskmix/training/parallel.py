@@ -51,6 +51,9 @@ def check_sharding(accelerator: Any, config: TrainConfig) -> bool:
     if config.save_every:
         raise TaskmixError(f"save_every={config.save_every}: checkpoints are not supported under {kind.value}; "
                            "set save_every: 0 (see docs/scaling.md)")
+    if config.eval_every and kind == DistributedType.FSDP:
+        raise TaskmixError(f"eval_every={config.eval_every}: the in-context check needs whole weights on every "
+                           "process, which FSDP does not keep; set eval_every: 0 (see docs/scaling.md)")
     if config.lora and kind == DistributedType.FSDP:
         raise TaskmixError("lora: LoRA training is not supported under FSDP; use DDP or DeepSpeed (docs/scaling.md)")
     return kind == DistributedType.FSDP

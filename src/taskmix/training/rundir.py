@@ -16,7 +16,7 @@ from ..config import to_dict
 from ..errors import TaskmixError
 from ..fileio import atomic_write_json, atomic_write_text
 from ..fileio import sha256_file as file_sha256  # noqa: F401  (re-exported)
-from .config import RESUME_FREE_FIELDS, TrainConfig
+from .config import LATER_FIELDS, RESUME_FREE_FIELDS, TrainConfig
 
 RUN_FILE = "run.json"
 LOSS_FILE = "loss.jsonl"
@@ -28,7 +28,8 @@ ADAPTER_DIR = "adapter"
 
 def run_identity(model: str, data_sha256: str, config: TrainConfig) -> dict[str, Any]:
     """What must match for a folder to be resumed rather than refused."""
-    cfg = {k: v for k, v in to_dict(config).items() if k not in RESUME_FREE_FIELDS}
+    cfg = {k: v for k, v in to_dict(config).items()
+           if k not in RESUME_FREE_FIELDS and not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
     return {"model": model, "data_sha256": data_sha256, "config": cfg}
 
 
@@ -42,7 +43,9 @@ def check_or_claim(out_dir: Path, identity: dict[str, Any]) -> dict[str, Any] | 
     if out_dir.exists() and not out_dir.is_dir():
         raise TaskmixError(f"{out_dir}: exists and is not a folder")
     if run_file.is_file() and {p.name for p in out_dir.iterdir()} <= {RUN_FILE, LOSS_FILE} and not read_loss_log(out_dir):
-        run_file.unlink()  # a run that failed before its first step (e.g. a bad mixture): nothing to keep
+        # a run that failed before its first step (e.g. in its in-context check before training): nothing to keep
+        run_file.unlink()
+        (out_dir / LOSS_FILE).unlink(missing_ok=True)
     if run_file.is_file():
         try:
             old = json.loads(run_file.read_text(encoding="utf-8"))
@@ -73,7 +76,9 @@ def mark(out_dir: Path, **fields: Any) -> None:
     atomic_write_json(run_file, record)
 
 
-def read_loss_log(out_dir: Path) -> list[dict[str, Any]]:
+def read_loss_log(out_dir: Path, all_rows: bool = False) -> list[dict[str, Any]]:
+    """The logged steps, each with its ``loss``; with ``all_rows`` also the row of the
+    in-context check made before training (step 0, no loss)."""
     path = Path(out_dir) / LOSS_FILE
     if not path.is_file():
         return []
@@ -84,12 +89,13 @@ def read_loss_log(out_dir: Path) -> list[dict[str, Any]]:
                 rows.append(json.loads(line))
             except ValueError:  # a line cut by a kill: drop it
                 break
-    return rows
+    return rows if all_rows else [r for r in rows if "loss" in r]
 
 
 def truncate_loss_log(out_dir: Path, step: int) -> None:
-    """Keep only log lines of steps <= ``step`` (used when resuming from a checkpoint)."""
-    rows = [r for r in read_loss_log(out_dir) if int(r.get("step", 0)) <= step]
+    """Keep only log lines of steps <= ``step`` (used when resuming from a checkpoint; -1
+    keeps none)."""
+    rows = [r for r in read_loss_log(out_dir, all_rows=True) if int(r.get("step", 0)) <= step]
     atomic_write_text(Path(out_dir) / LOSS_FILE, "".join(json.dumps(r) + "\n" for r in rows))
 
 
@@ -109,9 +115,12 @@ class LossLog:
 
 
 def plot_loss(out_dir: Path) -> Path | None:
-    """Draw ``loss.png`` from ``loss.jsonl`` (matplotlib, Agg backend)."""
-    rows = read_loss_log(out_dir)
-    if not rows:
+    """Draw ``loss.png`` from ``loss.jsonl`` (matplotlib, Agg backend): the loss, and the
+    in-context accuracy per setting on a second axis when the run checks it."""
+    rows = read_loss_log(out_dir, all_rows=True)
+    losses = [r for r in rows if "loss" in r]
+    checks = [r for r in rows if isinstance(r.get("icl"), dict)]
+    if not losses and not checks:
         return None
     import matplotlib
 
@@ -119,11 +128,22 @@ def plot_loss(out_dir: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], lw=1)
+    ax.plot([r["step"] for r in losses], [r["loss"] for r in losses], lw=1, color="C0", label="loss")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("target-token loss")
     ax.set_title(Path(out_dir).name)
     ax.grid(alpha=0.3)
+    if checks:
+        acc = ax.twinx()
+        settings = list(dict.fromkeys(s for r in checks for s in r["icl"]))
+        for i, setting in enumerate(settings):
+            points = [(r["step"], r["icl"][setting]) for r in checks if setting in r["icl"]]
+            acc.plot([p[0] for p in points], [p[1] for p in points], marker="o", ms=3, lw=1,
+                     color=f"C{i + 1}", label=f"in-context {setting}")
+        acc.set_ylim(0, 1)
+        acc.set_ylabel("in-context accuracy")
+        handles = ax.get_legend_handles_labels()[0] + acc.get_legend_handles_labels()[0]
+        acc.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="best")
     fig.tight_layout()
     path = Path(out_dir) / PLOT_FILE
     tmp = path.with_name(".loss.tmp.png")
