@@ -8,7 +8,7 @@ Example (``configs/symbol_tuning.yaml``)::
     select: {target: subj, k: 5}
     build: {per_task_cap: 1000, max_length: 512}
     train: {lora: true, max_steps: 200, lr: 3.0e-4}
-    eval: {suite: symbol-eval, settings: [all], max_examples: 100, shared_demos: true}
+    eval: {suite: symbol-eval, settings: [all], max_examples: 100, seeds: [0, 1, 2]}
 
 Every section is optional except ``eval`` (an experiment proves something). Each
 section's keys are the fields of that stage's own config dataclass
