@@ -88,8 +88,9 @@ def test_dtype_has_one_spelling_inside_and_both_outside():
 
 
 def test_eval_run_keys_do_not_change_with_the_dtype_spelling():
-    # keys computed by the code before one spelling existed (eval then said float32/bfloat16)
-    base = dict(model="m", tasks=("subj",), out="o")
+    # keys computed by the code before one spelling existed (eval then said float32/bfloat16;
+    # its default protocol, fresh exemplars, is block_size=1 today)
+    base = dict(model="m", tasks=("subj",), out="o", block_size=1)
     assert EvalConfig(**base).run_key() == "f67314ed04da9ea3"
     assert EvalConfig(**base, dtype="fp32").run_key() == "f67314ed04da9ea3"
     assert EvalConfig(**base, dtype="bf16").run_key() == EvalConfig(**base, dtype="bfloat16").run_key() == "845f55f82ba2ccc9"

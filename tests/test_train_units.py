@@ -81,3 +81,27 @@ def test_read_examples_reports_file_and_line(tmp_path):
     assert next(it).target == " t"
     with pytest.raises(DataError, match=r"prompts.jsonl:2: missing or non-string field 'target'"):
         next(it)
+
+
+def test_freeze_embeddings_keeps_the_embedding_table_and_trains_the_rest(train_tiny_model, tiny_mixture, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from taskmix.training import TrainConfig, train
+
+    config = TrainConfig(lr=5e-3, batch_size=4, max_steps=2, warmup_steps=1, progress=False, max_length=256,
+                         freeze_embeddings=True, save_every=0)
+    result = train(str(train_tiny_model), tiny_mixture, tmp_path / "run", config)
+    before = AutoModelForCausalLM.from_pretrained(train_tiny_model, dtype=torch.float32)
+    after = AutoModelForCausalLM.from_pretrained(result.model_dir, dtype=torch.float32)
+    assert torch.equal(before.get_input_embeddings().weight, after.get_input_embeddings().weight)
+    changed = [n for (n, a), (_, b) in zip(before.named_parameters(), after.named_parameters()) if not torch.equal(a, b)]
+    assert changed and not any("embed" in n for n in changed)
+
+
+def test_freeze_embeddings_with_lora_is_refused():
+    from taskmix.errors import ConfigError
+    from taskmix.training import TrainConfig
+
+    with pytest.raises(ConfigError, match="freeze_embeddings applies to full fine-tuning"):
+        TrainConfig(lora=True, freeze_embeddings=True)
