@@ -27,6 +27,7 @@ def test_smollm2_golden_scores_on_subj(mirror):
     from taskmix.catalogue import load_task
 
     cfg = EvalConfig(model="smollm2-135m", tasks=("subj",), settings=("noinstr_labels", "noinstr_symbols"), k=1,
+                     block_size=1,
                      max_examples=2, format="input_output", progress=False, plots=False)
     model = load_eval_model(cfg)
     run = run_eval(cfg, model=model, write=False)

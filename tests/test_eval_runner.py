@@ -31,6 +31,8 @@ def config(tmp_path: Path, **kw) -> EvalConfig:
     base = dict(model="fake", tasks=("toy", "toy3"), k=2, max_examples=8, out=str(tmp_path / "run"),
                 progress=False, plots=False, bootstrap_samples=200)
     base.update(kw)
+    if not kw.get("shared_demos") and "block_size" not in kw:
+        base["block_size"] = 1  # these tests pin the fresh-exemplar protocol (not today's default)
     return EvalConfig(**base)
 
 

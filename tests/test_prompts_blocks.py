@@ -108,8 +108,10 @@ def test_a_block_size_below_one_or_beside_shared_demos_is_refused():
         EvalConfig(model="m", tasks=("t",), seeds=(0, 1, 0))
 
 
-def test_run_key_of_old_configs_is_unchanged_and_blocks_change_it():
-    old = EvalConfig(model="m", tasks=("t",))
-    assert old.run_key() == EvalConfig(model="m", tasks=("t",), block_size=1).run_key()
-    assert old.run_key() != EvalConfig(model="m", tasks=("t",), block_size=5).run_key()
-    assert old.run_key() != EvalConfig(model="m", tasks=("t",), seeds=(0, 1)).run_key()
+def test_run_keys_name_the_protocol():
+    fresh = EvalConfig(model="m", tasks=("t",), block_size=1)  # the protocol of runs made before blocks
+    default = EvalConfig(model="m", tasks=("t",))  # today's default: one shared block
+    assert default.effective_block_size is None
+    keys = {fresh.run_key(), default.run_key(), EvalConfig(model="m", tasks=("t",), block_size=5).run_key(),
+            EvalConfig(model="m", tasks=("t",), block_size=1, seeds=(0, 1)).run_key()}
+    assert len(keys) == 4
