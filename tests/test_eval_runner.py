@@ -190,3 +190,11 @@ def test_the_models_context_length_is_the_prompt_budget(tmp_path):
     tight = run_eval(config(tmp_path, tasks=("toy",), k=4, format="input_output", overwrite=True),
                      model=FakeModel(context_length=60), loader=loader)
     assert int(dict(tight.score("toy", "instr_labels").extra)["dropped_exemplars"]) > 0
+
+
+def test_the_report_names_the_protocol_the_run_used(tmp_path):
+    run_eval(config(tmp_path / "a", tasks=("toy",), block_size=None), model=FakeModel(), loader=loader)
+    assert "protocol=one shared demonstration set per dataset, setting and seed" in \
+        (tmp_path / "a" / "run" / "results.md").read_text()
+    run_eval(config(tmp_path / "b", tasks=("toy",), block_size=4), model=FakeModel(), loader=loader)
+    assert "protocol=one demonstration set per block of 4 queries" in (tmp_path / "b" / "run" / "results.md").read_text()

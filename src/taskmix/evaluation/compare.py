@@ -23,7 +23,7 @@ from .results import AVERAGE, PREDICTIONS_FILE, EvalRun, ordered, read_run
 from .stats import DEFAULT_BOOTSTRAP, Outcomes, balanced_accuracy, cluster_index, paired_cluster_bootstrap
 
 #: Config fields that shape the prompts: runs differing in one were shown other prompts.
-PROMPT_FIELDS = ("seed", "seeds", "k", "format", "block_size", "shared_demos", "max_examples", "eval_split",
+PROMPT_FIELDS = ("seed", "seeds", "k", "format", "block_size", "effective_block_size", "shared_demos", "max_examples", "eval_split",
                  "text_field", "label_field")
 #: Per-prediction fields that must agree between the two predictions of a pair.
 PAIR_FIELDS = ("answer", "target", "candidates", "format_name", "n_exemplars", "dropped_exemplars", "demo_set")

@@ -315,10 +315,12 @@ def format_score(score: Score | None, diag: Diagnostics | None = None) -> str:
 
 
 def protocol_text(cfg: dict[str, Any]) -> str:
-    """The demonstration protocol of an evaluation config, in words."""
-    block = cfg.get("block_size")
-    if cfg.get("shared_demos"):
-        text = "one shared demonstration set per dataset and setting"
+    """The demonstration protocol of an evaluation config, in words (``effective_block_size``
+    is what the run used: ``None`` one set for all queries; runs before it existed say
+    ``shared_demos``/``block_size`` only)."""
+    block = cfg.get("effective_block_size", cfg.get("block_size"))
+    if cfg.get("shared_demos") or ("effective_block_size" in cfg and block is None):
+        text = "one shared demonstration set per dataset, setting and seed"
     elif isinstance(block, int) and block > 1:
         text = f"one demonstration set per block of {block} queries"
     else:

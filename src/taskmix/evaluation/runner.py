@@ -155,7 +155,7 @@ def run_eval(
         notes.append(f"{dropped} exemplars were dropped to fit the context of {budget} tokens (see per-dataset notes)")
     run = EvalRun(
         run_key=config.run_key(),
-        config=to_dict(config),
+        config={**to_dict(config), "effective_block_size": config.effective_block_size},
         model=config.model,
         fingerprint=str(getattr(model, "fingerprint", "unknown")),
         scores=tuple(scores),
