@@ -197,7 +197,7 @@ class PromptOptions:
             raise TaskmixError(f"max_tokens must be positive, got {self.max_tokens}")
         if self.shared_demos and self.block_size not in (1, None):
             raise TaskmixError("shared demos (one block for all queries) conflict with a block size; give one of them")
-        self.protocol  # validates block_size
+        DemoProtocol(None if self.shared_demos else self.block_size)  # refuses a block size below 1
 
     @property
     def protocol(self) -> DemoProtocol:
