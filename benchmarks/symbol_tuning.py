@@ -1,28 +1,29 @@
 """Collect a symbol-tuning experiment into benchmarks/results/symbol_tuning.json.
 
-The experiment itself is run with taskmix's own commands (the JSON records them):
+The experiment itself is run with taskmix's own commands (the JSON records them), e.g. for
+Gemma 3 270M with the dense label loss and its query-loss ablation:
 
-    taskmix run configs/symbol_tuning.yaml                      # build, train, eval base + tuned
-    taskmix eval --model smollm2-135m --suite algorithmic --max-examples 30 --out runs/st-base-alg
-    taskmix eval --model runs/symbol-tuning/train/run/model --suite algorithmic --max-examples 30 \\
-        --out runs/st-tuned-alg
-    # the same symbol-eval with fresh exemplars per query (the paper's protocol), both models
-    taskmix eval --model smollm2-135m --suite symbol-eval --settings all --k 4 --max-examples 30 \\
-        --dtype bfloat16 --out runs/st-base-fresh          # and --model runs/.../model --out runs/st-tuned-fresh
+    taskmix run configs/symbol_tuning_gemma3.yaml          # build, train, eval base + tuned
+    taskmix run configs/symbol_tuning_gemma3_query.yaml    # the ablation: label_loss query
+    taskmix eval --model gemma3-270m --suite algorithmic --k 4 --max-examples 5 --seeds 0,1,2 \\
+        --dtype bf16 --out runs/st-gemma3-base-alg          # and the tuned model(s)
 
-This script reads the evaluation folders and the training run, and writes, per model,
-``base`` and ``tuned`` accuracies (instr_labels, noinstr_labels, instr_symbols,
-noinstr_symbols, flipped, list_functions, simple_turing_concepts), their 95% intervals, the
-tuned-minus-base differences with paired bootstrap intervals, the issue's goals, the
-compute budget and the commands. With ``--base-fresh``/``--tuned-fresh`` the headline
-symbol-eval numbers are those of fresh exemplars per query (the paper's protocol), and the
-shared-demonstration run is reported beside them under ``shared_demos``::
+then::
 
-    .venv/bin/python benchmarks/symbol_tuning.py --model smollm2-135m \\
-        --base runs/symbol-tuning/eval-base/results --tuned runs/symbol-tuning/eval-tuned/results \\
-        --base-algorithmic runs/st-base-alg --tuned-algorithmic runs/st-tuned-alg \\
-        --base-fresh runs/st-base-fresh --tuned-fresh runs/st-tuned-fresh \\
-        --train-run runs/symbol-tuning/train/run --config configs/symbol_tuning.yaml
+    .venv/bin/python benchmarks/symbol_tuning.py --model gemma3-270m \\
+        --run runs/symbol-tuning-gemma3 --config configs/symbol_tuning_gemma3.yaml \\
+        --base-algorithmic runs/st-gemma3-base-alg --tuned-algorithmic runs/st-gemma3-tuned-alg \\
+        --ablation-run runs/symbol-tuning-gemma3-query --ablation-config configs/symbol_tuning_gemma3_query.yaml
+
+It writes ``models.<model>``: ``base`` and ``tuned`` accuracies per setting (the four
+settings, flipped, ``symbols_mean`` and the algorithmic families), ``ci95`` with their
+intervals and the paired tuned-minus-base intervals in accuracy (``tuned_minus_base``) and
+balanced accuracy (``tuned_minus_base_balanced``), ``diagnostics`` (balanced accuracy and
+top-prediction share per setting), the goals in both metrics, the training ``budget``, the
+``ablation`` and the ``commands``. Every difference comes from
+:func:`taskmix.evaluation.compare.compare_runs`: pairs by (seed, dataset, setting, query),
+refuses runs shown different prompts, and resamples demonstration sets (clusters).
+Entries of other models in the file are kept as they are.
 """
 
 from __future__ import annotations
@@ -33,105 +34,127 @@ import json
 import os
 import platform
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from taskmix.errors import TaskmixError  # noqa: E402
-from taskmix.evaluation.compare import compare_runs  # noqa: E402
+from taskmix.evaluation.compare import SYMBOLS_MEAN, Difference, compare_runs  # noqa: E402
 from taskmix.evaluation.results import AVERAGE, EvalRun, read_run  # noqa: E402
-from taskmix.evaluation.stats import paired_bootstrap_difference, stratified_bootstrap_mean  # noqa: E402
+from taskmix.evaluation.summary import run_diagnostics  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "symbol_tuning.json"
 SETTINGS = ("instr_labels", "noinstr_labels", "instr_symbols", "noinstr_symbols", "flipped")
+HEADLINE = (*SETTINGS, "symbols_mean")
 ALGORITHMIC = {"list_functions": "bigbench/list_functions/", "simple_turing_concepts": "bigbench/simp_turing_concept"}
+GOALS = {"symbols_mean": 5.0, "flipped": 10.0}  # pp gains, interval above 0
+RELEVANT = ("instr_labels", "noinstr_labels")
+RELEVANT_MAX_LOSS = 2.0  # pp
 
 
-def setting_scores(run: EvalRun) -> dict[str, tuple[float, float, float]]:
-    """(mean, low, high) per symbol-eval setting: the run's average rows."""
-    return {s.setting: (s.accuracy, s.ci_low, s.ci_high) for s in run.averages if s.setting in SETTINGS}
+def r4(x: float | None) -> float | None:
+    return None if x is None else round(x, 4)
 
 
-def algorithmic_groups(run: EvalRun) -> dict[str, dict[str, list[tuple[str, float]]]]:
-    """Per algorithmic family, per subtask: [(example uid, 1.0/0.0)]."""
-    out: dict[str, dict[str, list[tuple[str, float]]]] = {name: {} for name in ALGORITHMIC}
-    for p in run.predictions:
-        for name, prefix in ALGORITHMIC.items():
-            if p.task.startswith(prefix):
-                out[name].setdefault(p.task, []).append((p.example_uid, float(p.correct)))
+def pp(x: float | None) -> float | None:
+    return None if x is None else round(100 * x, 1)
+
+
+def symbol_differences(base: EvalRun, tuned: EvalRun) -> dict[str, Difference]:
+    """Per headline setting (and symbols_mean): the average-over-datasets difference."""
+    rows = compare_runs(base, tuned, pools=SYMBOLS_MEAN)
+    return {r.setting: r for r in rows if r.task == AVERAGE and r.setting in HEADLINE}
+
+
+def family_run(run: EvalRun, prefix: str) -> EvalRun:
+    """The run restricted to one algorithmic family's subtasks."""
+    return replace(run, predictions=tuple(p for p in run.predictions if p.task.startswith(prefix)))
+
+
+def algorithmic_differences(base: EvalRun, tuned: EvalRun) -> dict[str, Difference]:
+    """Per family: the mean over its subtasks (the subtask itself when there is one)."""
+    out = {}
+    for name, prefix in ALGORITHMIC.items():
+        rows = compare_runs(family_run(base, prefix), family_run(tuned, prefix))
+        out[name] = next((r for r in rows if r.task == AVERAGE), rows[0])
     return out
 
 
-def diagnostics(run: EvalRun) -> dict[str, dict[str, float]]:
-    """Per setting, averaged over datasets: balanced accuracy (mean per-class recall) and
-    the share of the most frequent prediction. A model that answers one label for every
-    query scores the majority (or minority) share in accuracy but 1/classes in balanced
-    accuracy, and its top-prediction share is 1.0."""
-    preds: dict[tuple[str, str], list[tuple[int | None, int | None]]] = {}
-    for p in run.predictions:
-        if p.setting in SETTINGS:
-            preds.setdefault((p.task, p.setting), []).append((p.answer, p.prediction))
-    per_setting: dict[str, dict[str, list[float]]] = {}
-    for (task, setting), rows in preds.items():
-        classes = sorted({a for a, _ in rows if a is not None})
-        recalls = [sum(1 for a, b in rows if a == c and b == c) / sum(1 for a, _ in rows if a == c) for c in classes]
-        counts: dict[int | None, int] = {}
-        for _, b in rows:
-            counts[b] = counts.get(b, 0) + 1
-        bucket = per_setting.setdefault(setting, {"balanced_accuracy": [], "top_prediction_share": []})
-        bucket["balanced_accuracy"].append(sum(recalls) / len(recalls))
-        bucket["top_prediction_share"].append(max(counts.values()) / len(rows))
-    return {s: {k: round(sum(v) / len(v), 4) for k, v in d.items()} for s, d in per_setting.items()}
+def setting_diagnostics(run: EvalRun) -> dict[str, dict[str, float | int | None]]:
+    """Per setting, averaged over datasets: balanced accuracy and its interval, the share of
+    the most frequent prediction, and how many datasets answer one label > 80% of the time."""
+    diags = run_diagnostics(run.scores, run.averages, run.predictions)
+    out: dict[str, dict[str, float | int | None]] = {}
+    for setting in SETTINGS:
+        avg = diags.get((AVERAGE, setting))
+        if avg is None:
+            continue
+        cells = [d for (task, s), d in diags.items() if s == setting and task != AVERAGE]
+        out[setting] = {"balanced_accuracy": r4(avg.balanced_accuracy),
+                        "balanced_ci95": [r4(x) for x in avg.balanced_ci] if avg.balanced_ci else None,
+                        "top_prediction_share": r4(avg.top_share),
+                        "one_answer_datasets": sum(d.one_answer for d in cells), "datasets": len(cells)}
+    return out
 
 
-def protocol_block(base: EvalRun, tuned: EvalRun) -> dict:
-    """base/tuned accuracy, intervals and paired differences of one symbol-eval protocol."""
-    b, t = setting_scores(base), setting_scores(tuned)
-    diffs = {r.setting: (r.diff, r.ci_low, r.ci_high) for r in compare_runs(base, tuned) if r.task == AVERAGE}
-    keys = [k for k in SETTINGS if k in b and k in t]
+def comparison(base: EvalRun, tuned: EvalRun, base_alg: EvalRun | None, tuned_alg: EvalRun | None) -> dict:
+    """Accuracies, balanced accuracies and paired intervals of ``tuned`` against ``base``."""
+    diffs = symbol_differences(base, tuned)
+    if base_alg is not None and tuned_alg is not None:
+        diffs.update(algorithmic_differences(base_alg, tuned_alg))
+    keys = [k for k in (*HEADLINE, *ALGORITHMIC) if k in diffs]
     return {
-        "protocol": ("one shared demonstration block per (dataset, setting)" if base.config.get("shared_demos")
-                     else "fresh exemplars per query"),
-        "examples_per_dataset": base.config.get("max_examples"),
-        "dtype": base.config.get("dtype"),
-        "base": {k: round(b[k][0], 4) for k in keys},
-        "tuned": {k: round(t[k][0], 4) for k in keys},
-        "tuned_minus_base_pp": {k: round(100 * diffs[k][0], 1) for k in keys},
-        "tuned_minus_base_ci95_pp": {k: [round(100 * diffs[k][1], 1), round(100 * diffs[k][2], 1)] for k in keys},
-        "diagnostics": {"base": diagnostics(base), "tuned": diagnostics(tuned)},
+        "base": {k: r4(diffs[k].acc_a) for k in keys},
+        "tuned": {k: r4(diffs[k].acc_b) for k in keys},
+        "base_balanced": {k: r4(diffs[k].bal_a) for k in keys},
+        "tuned_balanced": {k: r4(diffs[k].bal_b) for k in keys},
+        "tuned_minus_base_pp": {k: pp(diffs[k].diff) for k in keys},
+        "tuned_minus_base_balanced_pp": {k: pp(diffs[k].bal_diff) for k in keys},
+        "ci95": {
+            "tuned_minus_base": {k: [r4(diffs[k].ci_low), r4(diffs[k].ci_high)] for k in keys},
+            "tuned_minus_base_balanced": {k: None if diffs[k].bal_diff is None else [r4(diffs[k].bal_low), r4(diffs[k].bal_high)]
+                                          for k in keys},
+            "how": "paired cluster bootstrap (2,000) from taskmix.evaluation.compare: pairs by (seed, dataset, "
+                   "setting, query), clusters are demonstration sets (seed x dataset x setting), resampled within "
+                   "each dataset; a setting's value is the unweighted mean over the eleven datasets; symbols_mean "
+                   "pools the cells of instr_symbols and noinstr_symbols; algorithmic: mean over subtasks",
+        },
+        "n_pairs": {k: diffs[k].n for k in keys},
+        "clusters": {k: diffs[k].clusters for k in keys},
     }
 
 
-def family_scores(run: EvalRun) -> dict[str, tuple[float, float, float]]:
-    """list_functions: mean over its subtasks; simple_turing_concepts: its one task."""
+def goals(cmp: dict) -> dict:
+    """The issue's goals, in accuracy and in balanced accuracy alike."""
     out = {}
-    for name, tasks in algorithmic_groups(run).items():
-        if tasks:
-            out[name] = stratified_bootstrap_mean([[x for _, x in v] for v in tasks.values()], seed=0)
-    return out
-
-
-def family_differences(a: EvalRun, b: EvalRun) -> dict[str, tuple[float, float, float]]:
-    ga, gb = algorithmic_groups(a), algorithmic_groups(b)
-    out = {}
-    for name in ALGORITHMIC:
-        xs, ys = [], []
-        for task, rows in ga[name].items():
-            other = dict(gb[name].get(task, []))
-            shared = [(uid, x) for uid, x in rows if uid in other]
-            if shared:
-                xs.append([x for _, x in shared])
-                ys.append([other[uid] for uid, _ in shared])
-        if xs:
-            out[name] = paired_bootstrap_difference(xs, ys, seed=0)
+    for metric, sfx in (("accuracy", ""), ("balanced_accuracy", "_balanced")):
+        gains, cis = cmp[f"tuned_minus_base{sfx}_pp"], cmp["ci95"][f"tuned_minus_base{sfx}"]
+        row: dict = {}
+        for key, need in GOALS.items():
+            if key not in gains:
+                continue
+            row[key] = {"gain_pp": gains[key], "ci95_pp": [pp(x) for x in cis[key]], "goal_pp": need,
+                        "met": gains[key] >= need and cis[key][0] > 0}
+        relevant = [k for k in RELEVANT if k in gains]
+        if not relevant:
+            out[metric] = row
+            continue
+        worst = min(relevant, key=lambda k: gains[k])
+        row["relevant_labels"] = {"worst_setting": worst, "gain_pp": gains[worst], "ci95_pp": [pp(x) for x in cis[worst]],
+                                  "goal": f">= -{RELEVANT_MAX_LOSS} pp", "met": gains[worst] >= -RELEVANT_MAX_LOSS}
+        out[metric] = row
+    out["all_met"] = all(g["met"] for m in ("accuracy", "balanced_accuracy") for g in out[m].values())
     return out
 
 
 def train_budget(train_run: Path) -> dict:
+    """Steps, prompts, tokens and seconds of a training run (its run.json and loss.jsonl)."""
     info = json.loads((train_run / "run.json").read_text())
-    rows = [json.loads(line) for line in (train_run / "loss.jsonl").read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if "loss" in r]  # step 0 may hold only the in-context check before training
+    lines = [json.loads(line) for line in (train_run / "loss.jsonl").read_text().splitlines() if line.strip()]
+    rows = [r for r in lines if "loss" in r]
+    checks = [{"step": r["step"], **r["icl"]} for r in lines if "icl" in r]
     last = rows[-1]
     cfg = info.get("config", {})
     return {
@@ -142,11 +165,15 @@ def train_budget(train_run: Path) -> dict:
         "train_seconds": round(last["tokens"] / last["tokens_per_s"], 1),
         "tokens_per_s": last["tokens_per_s"],
         "lr": cfg.get("lr"),
-        "mode": "lora" if cfg.get("lora") else "full fine-tuning",
+        "warmup_steps": cfg.get("warmup_steps"),
+        "mode": f"lora r{cfg.get('lora_r')}" if cfg.get("lora") else "full fine-tuning",
+        "label_loss": cfg.get("label_loss", "query"),
         "dtype": cfg.get("dtype"),
         "first_loss": rows[0]["loss"],
         "last_loss": last["loss"],
         "mean_loss_last_20": round(sum(r["loss"] for r in rows[-20:]) / len(rows[-20:]), 4),
+        "icl_dev_checks": checks,
+        "icl_dev_tasks": cfg.get("eval_tasks"),
     }
 
 
@@ -154,78 +181,83 @@ def timing(run: EvalRun) -> float:
     return round(dict(run.timing).get("total", 0.0), 1)
 
 
+def experiment_runs(run_dir: Path) -> tuple[EvalRun, EvalRun, Path]:
+    return (read_run(run_dir / "eval-base" / "results"), read_run(run_dir / "eval-tuned" / "results"),
+            run_dir / "train" / "run")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="name of the model entry (e.g. smollm2-135m)")
-    ap.add_argument("--base", required=True, help="symbol-eval run folder of the base model")
-    ap.add_argument("--tuned", required=True, help="symbol-eval run folder of the tuned model")
-    ap.add_argument("--base-algorithmic", required=True)
-    ap.add_argument("--tuned-algorithmic", required=True)
-    ap.add_argument("--base-fresh", help="a second symbol-eval run of the base model with fresh exemplars per query")
-    ap.add_argument("--tuned-fresh", help="the same for the tuned model")
-    ap.add_argument("--train-run", required=True, help="the training run folder (run.json, loss.jsonl)")
+    ap.add_argument("--model", required=True, help="name of the model entry (e.g. gemma3-270m)")
+    ap.add_argument("--run", required=True, help="the `taskmix run` folder of the headline experiment")
     ap.add_argument("--config", required=True, help="the experiment YAML that was run")
+    ap.add_argument("--base-algorithmic", help="algorithmic eval folder of the base model")
+    ap.add_argument("--tuned-algorithmic", help="algorithmic eval folder of the tuned model")
+    ap.add_argument("--ablation-run", help="the `taskmix run` folder of the ablation (another label_loss)")
+    ap.add_argument("--ablation-config", help="its YAML")
+    ap.add_argument("--ablation-algorithmic", help="algorithmic eval folder of the ablation's tuned model")
     ap.add_argument("--out", default=str(RESULT))
     args = ap.parse_args(argv)
     try:
-        base, tuned = read_run(args.base), read_run(args.tuned)
-        base_alg, tuned_alg = read_run(args.base_algorithmic), read_run(args.tuned_algorithmic)
-        budget = train_budget(Path(args.train_run))
-        fresh = (read_run(args.base_fresh), read_run(args.tuned_fresh)) if args.base_fresh and args.tuned_fresh else None
+        base, tuned, train_dir = experiment_runs(Path(args.run))
+        base_alg = read_run(args.base_algorithmic) if args.base_algorithmic else None
+        tuned_alg = read_run(args.tuned_algorithmic) if args.tuned_algorithmic else None
+        cmp = comparison(base, tuned, base_alg, tuned_alg)
+        budget = train_budget(train_dir)
+        ablation = None
+        if args.ablation_run:
+            a_base, a_tuned, a_train = experiment_runs(Path(args.ablation_run))
+            a_alg = read_run(args.ablation_algorithmic) if args.ablation_algorithmic else None
+            a_cmp = comparison(a_base, a_tuned, base_alg if a_alg else None, a_alg)
+            head = comparison(a_tuned, tuned, None, None)  # headline minus ablation, same prompts
+            ablation = {
+                "what": "the same mixture, prompts, steps and tokens; only label_loss differs",
+                "config": args.ablation_config,
+                "budget": train_budget(a_train),
+                "tuned": a_cmp["tuned"],
+                "tuned_balanced": a_cmp["tuned_balanced"],
+                "tuned_minus_base_pp": a_cmp["tuned_minus_base_pp"],
+                "tuned_minus_base_balanced_pp": a_cmp["tuned_minus_base_balanced_pp"],
+                "ci95": {k: v for k, v in a_cmp["ci95"].items() if k != "how"},
+                "headline_minus_ablation_pp": head["tuned_minus_base_pp"],
+                "headline_minus_ablation_balanced_pp": head["tuned_minus_base_balanced_pp"],
+                "ci95_headline_minus_ablation": head["ci95"]["tuned_minus_base"],
+                "ci95_headline_minus_ablation_balanced": head["ci95"]["tuned_minus_base_balanced"],
+                "diagnostics": setting_diagnostics(a_tuned),
+                "fingerprint": a_tuned.fingerprint,
+            }
     except (TaskmixError, OSError, KeyError, ValueError) as e:
         print(f"symbol_tuning.py: {e}", file=sys.stderr)
         return 2
-    # the headline protocol: fresh exemplars per query (the paper's) when that run is given;
-    # the other symbol-eval run is reported beside it
-    main_base, main_tuned = fresh if fresh else (base, tuned)
-    other = (base, tuned) if fresh else None
-    b = {**setting_scores(main_base), **family_scores(base_alg)}
-    t = {**setting_scores(main_tuned), **family_scores(tuned_alg)}
-    diffs = {r.setting: (r.diff, r.ci_low, r.ci_high) for r in compare_runs(main_base, main_tuned) if r.task == AVERAGE}
-    diffs.update(family_differences(base_alg, tuned_alg))
-    keys = [*SETTINGS, *ALGORITHMIC]
-    pp = {k: round(100 * (t[k][0] - b[k][0]), 1) for k in keys}
-    symbol_gain = round((pp["instr_symbols"] + pp["noinstr_symbols"]) / 2, 1)
-    relevant_loss = round(-min(pp["instr_labels"], pp["noinstr_labels"]), 1)
+    commands = [f"taskmix run {args.config}"]
+    if args.ablation_config:
+        commands.append(f"taskmix run {args.ablation_config}")
+    for run, folder in ((base_alg, args.base_algorithmic), (tuned_alg, args.tuned_algorithmic)):
+        if run is not None:
+            c = run.config
+            commands.append(f"taskmix eval --model {run.model} --suite algorithmic --k {c.get('k')} --max-examples "
+                            f"{c.get('max_examples')} --seeds {','.join(map(str, c.get('seeds') or [c.get('seed')]))} "
+                            f"--dtype {c.get('dtype')} --out {folder}")
+    commands.append("python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]))
     entry = {
-        "base": {k: round(b[k][0], 4) for k in keys},
-        "tuned": {k: round(t[k][0], 4) for k in keys},
-        "ci95": {
-            "base": {k: [round(b[k][1], 4), round(b[k][2], 4)] for k in keys},
-            "tuned": {k: [round(t[k][1], 4), round(t[k][2], 4)] for k in keys},
-            "tuned_minus_base": {k: [round(diffs[k][1], 4), round(diffs[k][2], 4)] for k in keys},
-            "how": "symbol-eval: unweighted mean over datasets, stratified bootstrap (2,000); differences: paired "
-                   "bootstrap over the same examples; algorithmic: mean over subtasks, same bootstraps",
-        },
-        "tuned_minus_base_pp": pp,
-        "protocol": protocol_block(main_base, main_tuned)["protocol"],
-        "diagnostics": {"base": diagnostics(main_base), "tuned": diagnostics(main_tuned)},
-        "goals": {
-            "symbol_settings_mean_gain_pp": symbol_gain, "symbol_goal_met (>= +5)": symbol_gain >= 5,
-            "flipped_gain_pp": pp["flipped"], "flipped_goal_met (>= +10)": pp["flipped"] >= 10,
-            "relevant_labels_worst_loss_pp": relevant_loss, "relevant_goal_met (<= 2)": relevant_loss <= 2,
-        },
+        **{k: cmp[k] for k in ("base", "tuned", "base_balanced", "tuned_balanced", "tuned_minus_base_pp",
+                               "tuned_minus_base_balanced_pp", "ci95", "n_pairs", "clusters")},
+        "protocol": (f"symbol-eval: k={base.config.get('k')} per class, {base.config.get('max_examples')} queries per "
+                     f"dataset and seed, seeds {base.config.get('seeds')}, block size "
+                     f"{base.config.get('effective_block_size') or 'n (one shared demonstration set per dataset, setting and seed)'}, "
+                     f"dtype {base.config.get('dtype')}"),
+        "diagnostics": {"base": setting_diagnostics(base), "tuned": setting_diagnostics(tuned)},
+        "goals": goals(cmp),
         "budget": {
             **budget,
-            "eval_seconds": {"base": timing(main_base), "tuned": timing(main_tuned), "base_algorithmic": timing(base_alg),
-                             "tuned_algorithmic": timing(tuned_alg)},
-            "eval_examples": {"symbol_eval_per_dataset": main_base.config.get("max_examples"),
-                              "algorithmic_per_subtask": base_alg.config.get("max_examples")},
+            "eval_seconds": {"base": timing(base), "tuned": timing(tuned),
+                             **({"base_algorithmic": timing(base_alg)} if base_alg else {}),
+                             **({"tuned_algorithmic": timing(tuned_alg)} if tuned_alg else {})},
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU",
         },
-        "commands": [
-            f"taskmix run {args.config}",
-            f"taskmix eval --model {base_alg.model} --suite algorithmic --max-examples "
-            f"{base_alg.config.get('max_examples')} --out {args.base_algorithmic}",
-            f"taskmix eval --model {tuned_alg.model} --suite algorithmic --max-examples "
-            f"{tuned_alg.config.get('max_examples')} --out {args.tuned_algorithmic}",
-            *([f"taskmix eval --model {r.model} --suite symbol-eval --settings all --k {r.config.get('k')} "
-               f"--max-examples {r.config.get('max_examples')} --dtype {r.config.get('dtype')} --out {folder}"
-               for r, folder in zip(fresh, (args.base_fresh, args.tuned_fresh))] if fresh else []),
-            "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-        ],
+        **({"ablation": ablation} if ablation else {}),
+        "commands": commands,
         "fingerprints": {"base": base.fingerprint, "tuned": tuned.fingerprint},
-        **({"shared_demos": protocol_block(*other)} if other else {}),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     out = Path(args.out)
@@ -233,7 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     data.setdefault("models", {})[args.model] = entry
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=2) + "\n")
-    print(json.dumps({"base": entry["base"], "tuned": entry["tuned"], "goals": entry["goals"]}, indent=2))
+    print(json.dumps({"tuned_minus_base_pp": entry["tuned_minus_base_pp"],
+                      "tuned_minus_base_balanced_pp": entry["tuned_minus_base_balanced_pp"],
+                      "goals_all_met": entry["goals"]["all_met"]}, indent=2))
     return 0
 
 

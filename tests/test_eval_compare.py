@@ -96,3 +96,26 @@ def test_compare_command_exits_non_zero_when_nothing_can_be_compared(tmp_path, c
     one_line_error(capsys, ["compare", str(tmp_path / "base"), str(tmp_path / "other")], "share no scored example")
     (tmp_path / "tuned" / PREDICTIONS_FILE).unlink()
     one_line_error(capsys, ["compare", str(tmp_path / "base"), str(tmp_path / "tuned")], "no predictions.jsonl")
+
+
+def test_a_pool_of_settings_is_the_mean_over_all_its_cells_with_one_interval():
+    # two datasets x two symbol settings, four queries each (two blocks of two); per cell the
+    # queries base and tuned get right: the cell gains are 0, +0.25, +0.5, +0.25 -> pooled +0.25
+    right = {("t1", "instr_symbols"): ([1, 1, 0, 0], [1, 1, 0, 0]),
+             ("t2", "instr_symbols"): ([1, 0, 0, 0], [1, 1, 0, 0]),
+             ("t1", "noinstr_symbols"): ([1, 0, 0, 0], [1, 1, 1, 0]),
+             ("t2", "noinstr_symbols"): ([0, 0, 0, 0], [1, 0, 0, 0])}
+    base = [pred(0, f"u{i}", c, i % 2, f"b{i // 2}", task, setting)
+            for (task, setting), (b, _) in right.items() for i, c in enumerate(b)]
+    tuned = [pred(0, f"u{i}", c, i % 2, f"b{i // 2}", task, setting)
+             for (task, setting), (_, t) in right.items() for i, c in enumerate(t)]
+    rows = compare_runs(run(base), run(tuned, "tuned"), n_boot=300, pools={"symbols_mean": ("instr_symbols", "noinstr_symbols")})
+    pooled = next(r for r in rows if r.setting == "symbols_mean")
+    per_setting = {r.setting: r.diff for r in rows if r.task == "average" and r.setting != "symbols_mean"}
+    assert per_setting == {"instr_symbols": 0.125, "noinstr_symbols": 0.375}
+    assert (pooled.task, pooled.n, pooled.clusters) == ("average", 16, 8)
+    assert pooled.diff == pytest.approx(0.25)
+    assert pooled.ci_low <= 0.25 <= pooled.ci_high
+    # a pool with a setting that was not compared is left out
+    assert not [r for r in compare_runs(run(base), run(tuned, "tuned"), n_boot=50, pools={"x": ("instr_symbols", "flipped")})
+                if r.setting == "x"]

@@ -141,10 +141,19 @@ def _difference(task: str, setting: str, groups: Sequence[tuple[Outcomes, Outcom
                       clusters=sum(a.n_clusters for a in ga), no_interval=none, **bal)
 
 
-def compare_runs(a: EvalRun, b: EvalRun, seed: int = 0, n_boot: int = DEFAULT_BOOTSTRAP) -> tuple[Difference, ...]:
+#: Pooled rows :func:`compare_runs` can add: name -> the settings averaged together.
+SYMBOLS_MEAN = {"symbols_mean": ("instr_symbols", "noinstr_symbols")}
+
+
+def compare_runs(a: EvalRun, b: EvalRun, seed: int = 0, n_boot: int = DEFAULT_BOOTSTRAP,
+                 pools: Mapping[str, Sequence[str]] | None = None) -> tuple[Difference, ...]:
     """Differences per shared (dataset, setting), then an ``average`` row per setting with
-    two or more datasets. Raises :class:`TaskmixError` when the runs were shown different
-    prompts or share no example."""
+    two or more datasets. ``pools`` (e.g. :data:`SYMBOLS_MEAN`) adds an ``average`` row per
+    name: the unweighted mean over every (dataset, setting) cell of its settings, with one
+    paired cluster bootstrap over all of them (each cell resampled within itself), so the
+    mean of the two symbol settings gets its own interval; a pool is left out unless every
+    one of its settings was compared. Raises :class:`TaskmixError` when the runs were
+    shown different prompts or share no example."""
     check_same_prompts(a, b)
     cells = _paired_cells(a, b)
     rows: list[Difference] = []
@@ -156,6 +165,10 @@ def compare_runs(a: EvalRun, b: EvalRun, seed: int = 0, n_boot: int = DEFAULT_BO
     for setting, groups in per_setting.items():
         if len(groups) >= 2:
             rows.append(_difference(AVERAGE, setting, groups, derive_seed(seed, AVERAGE, setting) % 2**32, n_boot))
+    for name, settings in (pools or {}).items():
+        if settings and all(s in per_setting for s in settings):
+            groups = [g for s in settings for g in per_setting[s]]
+            rows.append(_difference(AVERAGE, name, groups, derive_seed(seed, AVERAGE, name) % 2**32, n_boot))
     return tuple(rows)
 
 
