@@ -5,7 +5,7 @@ Examples::
     taskmix select --pool niv2 --target niv2/task363_sst2_polarity_classification --k 10
     taskmix select --pool niv2 --instruction "Classify the review as positive or negative." --k 5
     taskmix select --pool p3 --target sst2 --k 10 --aggregate max --exclude-same-source
-    taskmix select train-encoder --pool p3 --out encoders/p3-aligned --epochs 1
+    taskmix select train-encoder --pool p3 --positives same_task --out encoders/p3-aligned --epochs 1
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ..catalogue import FILE_SUFFIXES, default_root
 from ..errors import TaskmixError
 from ..paths import mirror_dir
 from ..selection import build_index, build_pool, select_by_instruction, select_for_task
-from ..selection.align import AlignConfig, train_aligned_encoder
+from ..selection.align import POSITIVE_RULES, AlignConfig, train_aligned_encoder
 from ..selection.encoder import Encoder
 from ..selection.index import POOLS
 from ..selection.rank import check_instruction
@@ -52,8 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--holdout", metavar="NAME", action="append", default=[], help="task kept out of training (repeatable)")
     t.add_argument("--max-seq-length", type=int, default=128, help="token limit while training (default: 128)")
     t.add_argument(
-        "--positives", choices=("source_category", "category"), default="source_category",
-        help="positive pairs: INSTA's rule (same task, or same source dataset and category) or any same-category tasks",
+        "--positives", choices=POSITIVE_RULES, default="source_category",
+        help="positive pairs: same task or same source dataset and category; any same-category tasks; or same task "
+             "only (INSTA's rule on --pool p3: two templates of one dataset)",
     )
     t.add_argument("--seed", type=int, default=0, help="seed for pair sampling and training")
     p.set_defaults(func=run)

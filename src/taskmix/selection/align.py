@@ -2,11 +2,16 @@
 
 Pairs (:func:`training_pairs`):
 
-* positives (label 1.0): two different instructions of the same task; for pools with one
-  instruction per task (NIV2) the instructions of two tasks that share both source
-  dataset and category;
+* positives (label 1.0), by :attr:`AlignConfig.positives`: ``same_task``, two different
+  instructions of the same task (on the ``p3`` pool: two templates of one promptsource
+  dataset, the paper's rule); ``source_category``, also the instructions of two tasks that
+  share both source dataset and category (for pools with one instruction per task, NIV2);
+  ``category``, also any two tasks of one category;
 * negatives (label 0.0): for each positive anchor, an instruction of another task whose
   cosine to the anchor under the base encoder is below ``neg_threshold`` (0.3).
+
+Two recipes (:data:`ALIGNMENTS`) name a pool and a positive rule: ``promptsource`` (the
+paper's: P3 templates, ``same_task``) and ``niv2-category`` (NIV2 definitions, ``category``).
 
 Held-out tasks (the evaluation targets of a fold) never appear in any pair. Training uses
 ``CosineSimilarityLoss``; everything is seeded; the output is a standard
@@ -25,10 +30,16 @@ from typing import Any, Sequence
 from ..errors import ConfigError, TaskmixError
 from ..fileio import atomic_write_json
 from ..seeding import derive_seed, rng_for
+from ..loaders import promptsource
 from .encoder import Encoder
 from .index import Pool, build_pool
 
-POSITIVE_RULES = ("source_category", "category")
+POSITIVE_RULES = ("source_category", "category", "same_task")
+#: Alignment recipes: name -> (the pool trained on, its positive rule).
+ALIGNMENTS: dict[str, tuple[str, str]] = {
+    "promptsource": ("p3", "same_task"),  # INSTA: two templates of one dataset are positives
+    "niv2-category": ("niv2", "category"),  # two NIV2 tasks of one category are positives
+}
 
 
 @dataclass(frozen=True)
@@ -42,8 +53,9 @@ class AlignConfig:
     neg_threshold: a negative's base cosine to its anchor must be below this.
     max_seq_length: token limit of the encoder while training (the saved model keeps the
         base encoder's limit for inference).
-    positives: ``"source_category"`` (INSTA: instructions of one task, or of tasks sharing
-        source dataset and category) or ``"category"`` (also any two tasks sharing a category).
+    positives: ``"source_category"`` (instructions of one task, or of tasks sharing source
+        dataset and category), ``"category"`` (also any two tasks sharing a category) or
+        ``"same_task"`` (only instructions of one task: the paper's P3 rule, see :data:`ALIGNMENTS`).
     seed: seed of pair sampling, shuffling and initialisation.
     """
 
@@ -93,6 +105,8 @@ def positive_pairs(pool: Pool, holdout: Sequence[str] = (), rule: str = "source_
         if pool.tasks[ow].name not in held:
             by_task.setdefault(ow, []).append(ti)
     pairs = [p for texts in by_task.values() for p in itertools.combinations(texts, 2)]
+    if rule == "same_task":
+        return pairs
     groups: dict[tuple[str, str], list[int]] = {}
     for ow, texts in by_task.items():
         t = pool.tasks[ow]
@@ -104,6 +118,13 @@ def positive_pairs(pool: Pool, holdout: Sequence[str] = (), rule: str = "source_
         for x, y in itertools.combinations(members, 2):
             pairs.extend((i, j) for i in by_task[x] for j in by_task[y])
     return pairs
+
+
+def p3_names_of(tasks: Sequence[str]) -> tuple[str, ...]:
+    """The ``p3`` pool names (``p3/<dataset>``) of the promptsource datasets behind catalogue
+    ``tasks`` (``promptsource.HELD``): what to hold out so that no template of a target is trained on."""
+    wanted = set(tasks)
+    return tuple(f"{promptsource.FAMILY}/{key}" for key, held in promptsource.HELD.items() if wanted & set(held.tasks))
 
 
 def training_pairs(pool: Pool, base_vectors: Any, config: AlignConfig, holdout: Sequence[str] = ()) -> list[Pair]:
