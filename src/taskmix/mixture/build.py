@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,7 +28,7 @@ from ..models.prepare import resolve_model_dir
 from ..records import PROMPTS_FILE, Task
 from .config import MixtureConfig
 from ..prompts.compose import TokenCounter
-from .symbol import TaskStats, check_no_evaluation_tasks, mixture_prompts
+from .symbol import TaskStats, check_no_evaluation_tasks, mixture_prompts, plan_task, task_prompts
 
 MANIFEST_FILE = "manifest.json"
 DATASET_DIR = "dataset"
@@ -158,3 +158,27 @@ def content_sha256(out_dir: str | os.PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def prompt_check(
+    config: MixtureConfig, load: Callable[[str], Task] | None = None, tokenizer: Any = None
+) -> Callable[[str], str | None]:
+    """A function telling why a task yields no prompt under ``config`` (none of its queries
+    fits ``max_length`` with ``min_exemplars_per_class``: the build's one-line reason), or
+    ``None`` when it yields one. Any other problem with the task (not a classification task,
+    held out for evaluation, unknown) is raised, as the build would. The tokenizer is loaded once."""
+    load = load or load_task_spec
+    counter = TokenCounter(tokenizer if tokenizer is not None else _tokenizer_for(config.tokenizer),
+                           chars_per_token=config.chars_per_token)
+
+    def problem(name: str) -> str | None:
+        one = replace(config, tasks=(name,), extra_tasks=(), per_task_cap=1)
+        check_no_evaluation_tasks(one)
+        pool = plan_task(load(name), one.split)
+        try:
+            next(task_prompts(pool, one, counter, TaskStats()))
+        except TaskmixError as e:
+            return e.message
+        return None
+
+    return problem

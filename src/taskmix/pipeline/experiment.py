@@ -24,29 +24,45 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import from_dict, load_mapping, show
+from ..config import from_dict, load_mapping, show, to_dict
 from ..errors import ConfigError
 from ..evaluation.config import EvalConfig
-from ..mixture.config import MixtureConfig
+from ..mixture.config import DEFAULT_TASKS, MixtureConfig
+from ..selection.controls import equal_budget_cap
+from ..selection.tuning_pool import METHODS
 from ..training.config import TrainConfig
 
 EVAL_MODELS = ("base", "tuned")
+#: Select fields added after runs were recorded, with the value those runs had.
+SELECT_LATER_FIELDS: dict[str, Any] = {"method": "insta", "draw": 0}
 
 
 @dataclass(frozen=True)
 class SelectSection:
-    """INSTA selection of the tasks to tune on.
+    """Selection of the tasks to tune on: INSTA, or one of its controls.
 
-    target: catalogue task whose instruction(s) are the query (e.g. ``subj``).
+    target: catalogue task whose instruction(s) are the query (e.g. ``subj``); built like a
+        candidate's (its own instruction, plus its promptsource templates with ``with_templates``).
     instruction: a free-text instruction to use as the query instead of ``target``.
-    k: how many tasks to keep.
+    k: how many tasks to keep; with ``all``, the budget: every method's mixture holds
+        ``k * build.per_task_cap`` prompts. Larger than the pool is an error.
     candidates: the tuning pool (catalogue classification tasks with training data);
-        empty means the symbol-tuning datasets of :class:`MixtureConfig`.
+        empty means the symbol-tuning datasets of :class:`MixtureConfig` without the target
+        (a target is never tuned on). Listing the target here is an error: remove it.
     with_templates: add each candidate's promptsource templates to its instructions (as
         INSTA embeds P3 templates).
     aggregate: how pairwise cosines combine into a task score: ``mean`` or ``max``.
     encoder: a sentence-transformers folder or id; empty means all-MiniLM-L6-v2.
     exclude_same_source: skip candidates built from the target's source dataset.
+    method: ``insta`` (the k candidates whose instructions are closest to the query's),
+        ``random`` (a seeded draw of k candidates: the experiment's ``seed`` and ``draw``; a
+        drawn task that yields no prompt within ``build.max_length`` is replaced by the next
+        task of the same draw, and ``select/selection.json`` says which and why) or ``all``
+        (every candidate, each capped at ``ceil(k * build.per_task_cap / n)`` prompts so the
+        mixture holds at least the ``k * per_task_cap`` prompts of the others; a task that
+        yields no prompt is left out and recorded). Every method trains the same steps.
+    draw: ``random`` only: which draw of the seed (0, 1, 2, ... are independent draws; the
+        seed of building and training stays the experiment's ``seed``).
     """
 
     target: str = ""
@@ -57,6 +73,8 @@ class SelectSection:
     aggregate: str = "mean"
     encoder: str = ""
     exclude_same_source: bool = True
+    method: str = "insta"
+    draw: int = 0
 
     def __post_init__(self) -> None:
         if bool(self.target.strip()) == bool(self.instruction.strip()):
@@ -65,6 +83,34 @@ class SelectSection:
             raise ConfigError(f"select: k must be at least 1, got {self.k}")
         if self.aggregate not in ("mean", "max"):
             raise ConfigError(f"select: aggregate must be mean or max, got {self.aggregate!r}")
+        if self.method not in METHODS:
+            raise ConfigError(f"select: method must be one of {', '.join(METHODS)}, got {show(self.method)}")
+        if self.draw < 0 or (self.draw and self.method != "random"):
+            raise ConfigError(f"select: draw applies to method random and is 0 or more, got {self.draw} "
+                              f"with method {self.method}")
+        if len(set(self.candidates)) != len(self.candidates):
+            raise ConfigError("select: candidates must not repeat a task")
+        if self.target and self.target in self.candidates:
+            raise ConfigError(f"select: target {show(self.target)} is in candidates, the pool it is selected from; "
+                              "remove it from candidates (a target is never tuned on)")
+        if self.k > len(self.pool):
+            raise ConfigError(f"select: k {self.k} is larger than the {len(self.pool)} tasks of the pool"
+                              + ("" if self.candidates else " (the symbol-tuning datasets without the target)"))
+
+    @property
+    def pool(self) -> tuple[str, ...]:
+        """The candidates: as given, or the symbol-tuning datasets without the target."""
+        return tuple(self.candidates) or tuple(t for t in DEFAULT_TASKS if t != self.target)
+
+    @property
+    def removed_from_pool(self) -> tuple[str, ...]:
+        """The target, when it is one of the default candidates (and so left out of them)."""
+        return (self.target,) if not self.candidates and self.target in DEFAULT_TASKS else ()
+
+    def identity(self) -> dict[str, Any]:
+        """The section as the select stage's key sees it: fields added later are left out at
+        the value earlier runs had, so their run folders keep their keys."""
+        return {k: v for k, v in to_dict(self).items() if not (k in SELECT_LATER_FIELDS and v == SELECT_LATER_FIELDS[k])}
 
 
 @dataclass(frozen=True)
@@ -76,7 +122,7 @@ class ExperimentConfig:
     model: the base model: an alias (``smollm2-135m``, ``gemma3-270m``), a folder or a hub id.
     out: the run folder; empty means ``runs/<name>``.
     seed: the default seed of every section that does not set its own.
-    select: INSTA task selection (optional); its tasks replace ``build.tasks``.
+    select: task selection, INSTA or a control (optional); its tasks replace ``build.tasks``.
     build: the symbol-tuning mixture (optional; needed by ``train``): MixtureConfig fields.
     train: fine-tuning (optional): TrainConfig fields; its ``max_length`` may not be shorter
         than ``build``'s (prompts would lose their start, exemplars first).
@@ -139,7 +185,11 @@ class ExperimentConfig:
         data = {"seed": self.seed, "tokenizer": self.model, **self.build}
         if tasks is not None:
             data["tasks"] = list(tasks)
-        return from_dict(MixtureConfig, data, where="experiment.build")
+        config = from_dict(MixtureConfig, data, where="experiment.build")
+        if tasks is not None and self.select is not None and self.select.method == "all":
+            # the whole pool at the budget of k tasks (see SelectSection.method)
+            config = replace(config, per_task_cap=equal_budget_cap(config.per_task_cap, self.select.k, len(tasks)))
+        return config
 
     def train_config(self) -> Any:
         if self.train is None:

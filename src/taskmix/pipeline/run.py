@@ -23,13 +23,12 @@ from ..errors import TaskmixError
 from ..evaluation.preflight import prepare_eval
 from ..evaluation.runner import run_eval
 from ..fileio import atomic_write_json, atomic_write_text, write_failures
-from ..mixture.build import build_symbol_mixture
-from ..mixture.config import DEFAULT_TASKS
+from ..mixture.build import build_symbol_mixture, prompt_check
 from ..progress import quiet_libraries
 from ..report import ReportInput, write_report
 from ..report.render import SelectionRow
 from ..selection import SelectedTask
-from ..selection.tuning_pool import select_tuning_tasks
+from ..selection.tuning_pool import select_tuning
 from ..training import rundir
 from ..training.loop import train
 from ..versions import REPORT_PACKAGES, package_versions
@@ -50,17 +49,41 @@ class ExperimentResult:
     seconds: float
 
 
-def _select(cfg: ExperimentConfig, d: Path) -> tuple[Any, ...]:
+def _select(cfg: ExperimentConfig, d: Path, log: Callable[[str], None] = print) -> tuple[Any, ...]:
+    """Run the select section; ``selection.json`` records the tasks, the pool, and every
+    chosen task that could not be built (with why, and what replaced it)."""
     sel = cfg.select
     assert sel is not None
-    candidates = tuple(sel.candidates) or DEFAULT_TASKS
-    chosen = select_tuning_tasks(
-        candidates, min(sel.k, len(candidates)), target=sel.target, instruction=sel.instruction,
-        aggregate=sel.aggregate, encoder=sel.encoder or None, with_templates=sel.with_templates,
-        exclude_same_source=sel.exclude_same_source,
+    problem = None
+    if sel.method in ("random", "all"):  # a control replaces (or leaves out) a task that yields no prompt
+        problem = prompt_check(cfg.mixture_config(sel.pool[:1]))
+    result = select_tuning(
+        sel.pool, sel.k, sel.method, target=sel.target, instruction=sel.instruction, aggregate=sel.aggregate,
+        encoder=sel.encoder or None, with_templates=sel.with_templates, exclude_same_source=sel.exclude_same_source,
+        seed=cfg.seed, draw=sel.draw, problem=problem,
     )
-    atomic_write_json(d / "selection.json", {"target": sel.target or sel.instruction, "tasks": [c.__dict__ for c in chosen]})
-    return chosen
+    record: dict[str, Any] = {"target": sel.target or sel.instruction, "tasks": [c.__dict__ for c in result.tasks],
+                              "method": sel.method, "pool": list(result.pool),
+                              "removed_from_pool": list(sel.removed_from_pool), "excluded_same_source": list(result.excluded),
+                              "replaced": [r.__dict__ for r in result.replaced]}
+    if sel.method == "random":
+        record["draw"] = {"seed": cfg.seed, "draw": sel.draw}
+    if sel.method == "all":
+        record["per_task_cap"] = cfg.mixture_config(tuple(t.name for t in result.tasks)).per_task_cap
+    atomic_write_json(d / "selection.json", record)
+    for r in result.replaced:
+        log(f"[select] {r.task} cannot be used ({r.reason}); " + (f"replaced by {r.replaced_by}" if r.replaced_by else "left out"))
+    return result.tasks
+
+
+def select_material(cfg: ExperimentConfig) -> dict[str, Any]:
+    """What the select stage's output depends on: the section (and, for the controls, which
+    tasks yield a prompt: the build section and the tokenizer's model)."""
+    assert cfg.select is not None
+    material: dict[str, Any] = {"select": cfg.select.identity()}
+    if cfg.select.method in ("random", "all"):
+        material["build"] = cfg.build
+    return material
 
 
 def _load_selection(d: Path) -> tuple[Any, ...]:
@@ -99,9 +122,10 @@ def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) ->
     selected: tuple[Any, ...] = ()
     select_key = None
     if cfg.select is not None:
-        selected, select_key = runner.run("select", {**base, "select": to_dict(cfg.select)},
-                                          lambda d: _select(cfg, d), _load_selection)
-        log("[select] " + ", ".join(f"{s.name} ({s.score:.3f})" for s in selected))
+        selected, select_key = runner.run("select", {**base, **select_material(cfg)},
+                                          lambda d: _select(cfg, d, log), _load_selection)
+        scored = cfg.select.method == "insta"
+        log(f"[select] {cfg.select.method}: " + ", ".join(f"{s.name} ({s.score:.3f})" if scored else s.name for s in selected))
 
     mixture_dir = None
     build_key = None
