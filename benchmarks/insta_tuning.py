@@ -1,167 +1,169 @@
-"""INSTA tuning: instruction-tune on the top-k selected tasks vs k random tasks, same budget.
+"""INSTA tuning: instruction-tune on INSTA's k tasks vs k random tasks vs the whole pool, same budget.
 
-For each target (held-out classification tasks of ``symbol-eval``), INSTA ranks the 16
-tuning tasks by instruction similarity (all-MiniLM-L6-v2, mean over templates) and keeps
-the top k; a seeded draw of k tasks from the same pool is the control. Both mixtures are
-instruction-tuning prompts (``instruction_share: 1.0``: the task's instruction and its
-natural labels, 2-10 exemplars per class), with the same number of prompts per task and
-the same training steps, and both tuned models and the base model are evaluated on the
-target with ``taskmix eval`` (instruction + natural labels, zero-shot and 4-shot).
-Every run goes through ``taskmix run`` (content-keyed stages: a rerun skips finished work).
+For every target (default: CB and RTE, each left out of the pool while it is the target,
+SUBJ, TweetEval hate and emotion) this writes one ``taskmix run`` YAML per condition into
+``--configs`` (``taskmix.pipeline.insta``): ``insta`` (INSTA with all-MiniLM-L6-v2),
+``aligned`` (INSTA with an encoder aligned the paper's way on promptsource templates, every
+target's datasets held out; trained here first unless it exists), ``random0`` .. ``random2``
+(seeded draws of k tasks; a drawn task that yields no prompt within max_length is replaced by
+the next task of the same draw, recorded in its ``select/selection.json``) and ``all`` (the
+whole pool at the budget of k tasks), plus the base model. Every condition trains the same
+steps on instruction-tuning prompts (natural labels, the dense label loss); every model is
+evaluated on the target 4-shot and zero-shot with the default demonstration blocks, seeds 0-2.
+Then it runs them all through ``taskmix run`` (content-keyed stages: a rerun skips finished
+work) and writes benchmarks/results/insta_tuning.json: per target the accuracies, balanced
+accuracies and the paired INSTA - random (each draw) and INSTA - all intervals
+(``compare_runs``), and a top-level ``summary`` over targets (4-shot accuracy; see
+``taskmix.pipeline.insta`` for the interval). The earlier file is kept under ``history``.
 
-    TASKMIX_MIRROR=../shared/data .venv/bin/python benchmarks/insta_tuning.py \\
-        --targets subj tweeteval/hate tweeteval/emotion --k 3 --steps 50
-
-Writes benchmarks/results/insta_tuning.json.
+    .venv/bin/python benchmarks/insta_tuning.py --dry-run     # write + validate the YAMLs only
+    .venv/bin/python benchmarks/insta_tuning.py               # train, evaluate, collect
+    .venv/bin/python benchmarks/insta_tuning.py --collect-only
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-from collections import Counter
 import json
 import os
 import platform
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from taskmix.errors import TaskmixError  # noqa: E402
-from taskmix.evaluation import EvalConfig, compare_runs, read_run, run_eval  # noqa: E402
-from taskmix.evaluation.results import AVERAGE  # noqa: E402
-from taskmix.mixture.config import DEFAULT_TASKS  # noqa: E402
-from taskmix.config import from_dict  # noqa: E402
-from taskmix.pipeline.experiment import ExperimentConfig  # noqa: E402
-from taskmix.pipeline.run import run_experiment  # noqa: E402
-from taskmix.seeding import rng_for  # noqa: E402
+from taskmix.fileio import atomic_write_json  # noqa: E402
+from taskmix.pipeline import insta  # noqa: E402
+from taskmix.pipeline.experiment import load_experiment  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "insta_tuning.json"
-SETTING = "instr_labels"
+HISTORY_LABEL = "smollm2-135m (3 targets, one random draw, shared demonstration block)"
 
 
-def experiment(name: str, target: str, tasks: list[str] | None, args: argparse.Namespace) -> dict:
-    """The ``taskmix run`` config of one condition (INSTA selection when ``tasks`` is None)."""
-    cfg = {
-        "name": name,
-        "model": args.model,
-        "seed": args.seed,
-        "out": str(Path(args.runs) / name),
-        "build": {"per_task_cap": args.per_task, "max_length": args.max_length, "instruction_share": 1.0},
-        "train": {"lora": False, "lr": args.lr, "max_steps": args.steps, "batch_size": args.batch_size,
-                  "warmup_steps": 5, "dtype": "bf16", "max_length": args.max_length, "save_every": args.steps},
-        "eval": {"tasks": [target], "settings": [SETTING], "k": 4, "max_examples": args.max_examples,
-                 "shared_demos": True, "progress": False},
-        "report": False,
-    }
-    if tasks is None:
-        cfg["select"] = {"target": target, "k": args.k}
-    else:
-        cfg["build"]["tasks"] = tasks
-    return cfg
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def score(folder: Path) -> dict:
-    """Accuracy with its Wilson interval, plus balanced accuracy (mean recall per class) and
-    the share of the most frequent prediction (1.0: the model gives one answer to all)."""
-    run = read_run(folder)
-    s = run.score(run.scores[0].task, SETTING)
-    rows = [(p.answer, p.prediction) for p in run.predictions]
-    classes = sorted({a for a, _ in rows})
-    recall = [sum(1 for a, b in rows if a == b == c) / sum(1 for a, _ in rows if a == c) for c in classes]
-    counts = Counter(b for _, b in rows)
-    return {"accuracy": round(s.accuracy, 4), "ci95": [round(s.ci_low, 4), round(s.ci_high, 4)], "n": s.n,
-            "balanced_accuracy": round(sum(recall) / len(recall), 4),
-            "top_prediction_share": round(max(counts.values()) / len(rows), 4)}
+def plan_from(args: argparse.Namespace) -> insta.InstaPlan:
+    encoder = "" if args.no_aligned else str(Path(args.aligned_encoder).resolve())
+    return insta.InstaPlan(
+        targets=tuple(args.targets), model=args.model, k=args.k, draws=args.draws, per_task_cap=args.per_task,
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, lora=args.lora, max_length=args.max_length,
+        max_examples=args.max_examples, seeds=tuple(args.seeds), seed=args.seed, aligned_encoder=encoder,
+        runs=str(Path(args.runs).resolve()),
+    )
 
 
-def difference(a: Path, b: Path) -> dict:
-    rows = [r for r in compare_runs(read_run(a), read_run(b)) if r.task != AVERAGE]
-    r = rows[0]
-    return {"pp": round(100 * r.diff, 1), "ci95_pp": [round(100 * r.ci_low, 1), round(100 * r.ci_high, 1)], "n": r.n}
+def train_encoder(plan: insta.InstaPlan, args: argparse.Namespace) -> dict[str, Any]:
+    """The promptsource-aligned encoder (positives: two templates of one dataset; negatives: other
+    datasets' templates with base cosine < 0.3), no template of any target's dataset in training."""
+    from taskmix.catalogue import default_root
+    from taskmix.selection.align import AlignConfig, p3_names_of, train_aligned_encoder
+    from taskmix.selection.index import build_pool
+
+    out = Path(plan.aligned_encoder)
+    meta = out / "taskmix_align.json"
+    if not meta.is_file():
+        root = Path(args.data) if args.data else default_root()
+        pool = build_pool("p3", root)
+        names = {t.name for t in pool.tasks}
+        holdout = tuple(n for n in p3_names_of(plan.targets) if n in names)
+        config = AlignConfig(positives="same_task", seed=plan.seed, epochs=args.align_epochs, max_pairs=args.align_pairs)
+        log(f"aligned encoder: training on {len(pool)} promptsource datasets, {len(holdout)} held out")
+        train_aligned_encoder("p3", root, out, config, holdout=holdout, pool=pool)
+    return {"path": str(out), **json.loads(meta.read_text(encoding="utf-8"))}
 
 
-def zero_shot(model: str, target: str, out: Path, args: argparse.Namespace) -> Path:
-    cfg = EvalConfig(model=model, tasks=(target,), settings=(SETTING,), k=0, max_examples=args.max_examples,
-                     out=str(out), progress=False, plots=False)
-    if not (out / "results.json").is_file():
-        run_eval(cfg)
-    return out
+def run_all(index: list[dict[str, str]]) -> dict[str, str]:
+    """``taskmix run`` each config in order; a failure is recorded and the others go on."""
+    from taskmix.pipeline.run import run_experiment
+
+    failed: dict[str, str] = {}
+    for i, row in enumerate(index, start=1):
+        log(f"({i}/{len(index)}) taskmix run {row['config']}")
+        try:
+            run_experiment(load_experiment(row["config"]), log=lambda m: print("   " + m, flush=True))
+        except TaskmixError as e:
+            failed[Path(row["config"]).stem] = str(e)
+            log(f"   failed: {e}")
+    return failed
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = insta.InstaPlan()
+    ap.add_argument("--targets", nargs="+", default=list(d.targets))
+    ap.add_argument("--model", default=d.model)
+    ap.add_argument("--k", type=int, default=d.k, help="tasks per condition")
+    ap.add_argument("--draws", type=int, default=d.draws, help="random draws")
+    ap.add_argument("--per-task", type=int, default=d.per_task_cap, help="prompts per task of a k-task condition")
+    ap.add_argument("--steps", type=int, default=d.steps)
+    ap.add_argument("--batch-size", type=int, default=d.batch_size)
+    ap.add_argument("--lr", type=float, default=d.lr)
+    ap.add_argument("--lora", action="store_true", help="LoRA instead of full fine-tuning")
+    ap.add_argument("--max-length", type=int, default=d.max_length)
+    ap.add_argument("--max-examples", type=int, default=d.max_examples, help="evaluated queries per target and seed")
+    ap.add_argument("--seeds", type=int, nargs="+", default=list(d.seeds), help="evaluation seeds")
+    ap.add_argument("--seed", type=int, default=d.seed)
+    ap.add_argument("--runs", default=str(ROOT / "runs" / "insta-tuning"))
+    ap.add_argument("--configs", default=str(ROOT / "configs" / "insta"), help="where the generated YAMLs go")
+    ap.add_argument("--aligned-encoder", default=str(ROOT / "runs" / "insta-tuning" / "encoder-promptsource"))
+    ap.add_argument("--no-aligned", action="store_true", help="leave the aligned condition out")
+    ap.add_argument("--align-epochs", type=int, default=1)
+    ap.add_argument("--align-pairs", type=int, default=20000, help="cap on positive pairs of the aligned encoder")
+    ap.add_argument("--data", help="data root of the promptsource templates (default: taskmix's)")
+    ap.add_argument("--dry-run", action="store_true", help="write and validate the YAMLs; train nothing")
+    ap.add_argument("--collect-only", action="store_true", help="only read finished runs into --out")
+    ap.add_argument("--out", default=str(RESULT))
+    return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--targets", nargs="+", default=["subj", "tweeteval/hate", "tweeteval/emotion"])
-    ap.add_argument("--k", type=int, default=3, help="tasks to tune on")
-    ap.add_argument("--per-task", type=int, default=160, help="prompts per tuning task")
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--lr", type=float, default=3e-5)
-    ap.add_argument("--max-length", type=int, default=384)
-    ap.add_argument("--max-examples", type=int, default=300, help="evaluated examples per target")
-    ap.add_argument("--model", default="smollm2-135m")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--runs", default=str(ROOT / "runs" / "insta-tuning"))
-    ap.add_argument("--out", default=str(RESULT))
-    args = ap.parse_args(argv)
-
-    targets: dict[str, dict] = {}
+    args = parse(argv)
+    plan = plan_from(args)
+    folder = Path(args.configs)
+    insta.check_targets(plan.targets)
+    runs = insta.plan_runs(plan)
+    paths = insta.write_configs(runs, folder, note="benchmarks/insta_tuning.py")
+    insta.validate_configs(paths)
+    log(f"{len(paths)} configs written to {folder} and validated ({len(plan.targets)} targets, "
+        f"conditions: {', '.join(insta.conditions(plan))})")
+    if args.dry_run:
+        return 0
     t0 = time.time()
-    for target in args.targets:
-        slug = target.replace("/", "-")
-        random_tasks = sorted(rng_for(args.seed, "insta-random-control", target).sample(sorted(DEFAULT_TASKS), args.k))
-        results: dict[str, dict] = {}
-        failed: dict[str, str] = {}
-        for cond, tasks in (("insta", None), ("random", random_tasks)):
-            cfg = from_dict(ExperimentConfig, experiment(f"{slug}-{cond}", target, tasks, args), where=f"{slug}-{cond}")
-            try:
-                res = run_experiment(cfg, log=lambda m: print(m, flush=True))
-            except TaskmixError as e:  # e.g. a task that cannot fit max_length: recorded, not hidden
-                failed[cond] = str(e)
-                print(f"[{slug}-{cond}] failed: {e}", flush=True)
-                continue
-            chosen = [s.name for s in res.selected] if res.selected else random_tasks
-            evals = dict(res.evals)
-            results[cond] = {"tasks": chosen, "tuned_model": str(res.tuned_model), "eval": evals["tuned"],
-                             "base_eval": evals["base"]}
-        if not results:
-            targets[target] = {"failed": failed}
-            continue
-        base4 = next(iter(results.values()))["base_eval"]
-        zs = {"base": zero_shot(args.model, target, Path(args.runs) / f"{slug}-zeroshot-base", args)}
-        for cond, r in results.items():
-            zs[cond] = zero_shot(r["tuned_model"], target, Path(args.runs) / f"{slug}-zeroshot-{cond}", args)
-        entry: dict = {"insta_tasks": results.get("insta", {}).get("tasks"), "random_tasks": random_tasks}
-        if failed:
-            entry["failed"] = failed
-        for protocol, folders in (("four_shot", {"base": base4, **{c: r["eval"] for c, r in results.items()}}),
-                                  ("zero_shot", zs)):
-            block = {name: score(folder) for name, folder in folders.items()}
-            for a, b in (("random", "insta"), ("base", "insta"), ("base", "random")):
-                if a in folders and b in folders:
-                    block[f"{b}_minus_{a}"] = difference(folders[a], folders[b])
-            entry[protocol] = block
-        targets[target] = entry
+    encoder = None
+    if plan.aligned_encoder and not args.collect_only:
+        encoder = train_encoder(plan, args)
+    elif plan.aligned_encoder and (Path(plan.aligned_encoder) / "taskmix_align.json").is_file():
+        encoder = {"path": plan.aligned_encoder,
+                   **json.loads((Path(plan.aligned_encoder) / "taskmix_align.json").read_text(encoding="utf-8"))}
+    index = insta.read_index(folder)
+    failed = {} if args.collect_only else run_all(index)
+    targets, diffs = insta.collect(index)
+    out = Path(args.out)
+    old = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else None
     data = {
-        "what": "instruction tuning on the k INSTA-selected tasks vs k random tasks (same prompts per task, same "
-                "steps); accuracy on the target with its instruction and natural labels",
-        "model": args.model,
+        "what": "instruction tuning on INSTA's k tasks (instruction-only and aligned encoders) vs k random tasks "
+                "(several draws) vs the whole pool at the same prompts and steps; accuracy on each target with its "
+                "instruction and natural labels, 4-shot and zero-shot",
+        "summary": insta.summary_of(diffs, plan.seed),
         "targets": targets,
-        "notes": ["wall_s is this invocation's time; stages finished by an earlier invocation are skipped "
-                  "(content-keyed), so a rerun that only collects takes about a minute"],
-        "budget": {"k": args.k, "prompts_per_task": args.per_task, "steps": args.steps, "batch_size": args.batch_size,
-                   "lr": args.lr, "max_length": args.max_length, "mode": "full fine-tuning, bf16",
-                   "eval_examples_per_target": args.max_examples, "wall_s": round(time.time() - t0, 1),
-                   "pool": list(DEFAULT_TASKS)},
-        "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU",
+        "plan": asdict(plan),
+        "aligned_encoder": encoder,
+        **({"failed": failed} if failed else {}),
+        "commands": [f"taskmix run {r['config']}" for r in index],
+        "wall_s": round(time.time() - t0, 1),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    Path(args.out).write_text(json.dumps(data, indent=2) + "\n")
-    print(json.dumps(targets, indent=2))
+    atomic_write_json(out, insta.keep_history(old, data, HISTORY_LABEL))
+    print(json.dumps(data["summary"], indent=2))
     return 0
 
 

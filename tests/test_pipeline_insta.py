@@ -1,0 +1,135 @@
+"""The INSTA tuning plan: one valid `taskmix run` config per (target, condition, protocol) at
+equal budget, and the summary over targets on hand-computed per-target differences."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from taskmix.errors import ConfigError
+from taskmix.pipeline import insta
+from taskmix.pipeline.experiment import load_experiment
+
+
+def _plan(tmp_path, **kw):
+    return insta.InstaPlan(targets=("cb", "subj"), aligned_encoder=str(tmp_path / "enc"), runs=str(tmp_path / "runs"), **kw)
+
+
+def test_conditions():
+    assert insta.conditions(insta.InstaPlan()) == ("insta", "random0", "random1", "random2", "all")
+    assert insta.conditions(insta.InstaPlan(aligned_encoder="e", draws=2)) == ("insta", "aligned", "random0", "random1", "all")
+
+
+def test_every_condition_has_the_same_budget_and_protocol(tmp_path):
+    runs = insta.plan_runs(_plan(tmp_path))
+    assert len(runs) == 2 * (2 + 2 * 6)  # per target: base 4-shot and 0-shot, then 6 conditions x 2 protocols
+    tuned = [r for r in runs if "train" in r.config]
+    assert len(tuned) == 12 and len({r.name for r in runs}) == len(runs)
+    for key in ("build", "train", "eval", "model", "seed"):
+        assert len({json.dumps(r.config[key], sort_keys=True) for r in tuned if r.target == "cb"}) == 1, key
+    train = tuned[0].config["train"]
+    assert train["max_steps"] * train["batch_size"] == 3 * tuned[0].config["build"]["per_task_cap"]  # one pass
+    assert train["label_loss"] == "context" and tuned[0].config["build"]["instruction_share"] == 1.0
+    sel = {r.condition: r.config["select"] for r in tuned if r.target == "cb"}
+    assert sel["insta"] == {"target": "cb", "k": 3}
+    assert sel["aligned"] == {"target": "cb", "k": 3, "encoder": str(tmp_path / "enc")}
+    assert [sel[f"random{d}"]["draw"] for d in range(3)] == [0, 1, 2]
+    assert sel["all"]["method"] == "all"
+    evals = {(r.condition, r.protocol): r for r in runs if r.target == "cb"}
+    assert evals[("insta", "four_shot")].config["eval"]["k"] == 4
+    zero = evals[("insta", "zero_shot")]
+    assert zero.config["eval"]["k"] == 0 and zero.config["model"] == str(tmp_path / "runs" / "cb-insta" / "train" / "run" / "model")
+    assert zero.config["eval"]["seeds"] == [0, 1, 2] and "train" not in zero.config
+    assert zero.eval_folder == tmp_path / "runs" / "cb-insta-zeroshot" / "eval-base" / "results"
+    assert evals[("insta", "four_shot")].eval_folder == tmp_path / "runs" / "cb-insta" / "eval-tuned" / "results"
+    order = [r.name for r in runs]
+    assert order.index("cb-insta") < order.index("cb-insta-zeroshot")
+
+
+def test_written_configs_load_as_taskmix_run_configs(tmp_path, mirror):
+    runs = insta.plan_runs(_plan(tmp_path))
+    paths = insta.write_configs(runs, tmp_path / "configs", note="a test")
+    insta.validate_configs(paths)
+    cfg = load_experiment(tmp_path / "configs" / "cb-random1.yaml")
+    assert cfg.select.method == "random" and cfg.select.draw == 1 and "cb" not in cfg.select.pool
+    index = insta.read_index(tmp_path / "configs")
+    assert [row["config"] for row in index] == [str(p) for p in paths]
+    (tmp_path / "configs" / "cb-all.yaml").write_text("name: x\nselect: {target: cb, candidates: [cb]}\nbuild: {}\neval: {tasks: [cb]}\n")
+    with pytest.raises(ConfigError, match=r"cb-all\.yaml: select: target 'cb' is in candidates"):
+        insta.validate_configs(paths)
+
+
+PER_TARGET = {
+    "a": {"insta_minus_random": [10.0, 20.0, 30.0], "insta_minus_all": [5.0]},
+    "b": {"insta_minus_random": [0.0, -6.0, 3.0], "insta_minus_all": [-1.0]},
+}
+
+
+def test_summary_over_targets_on_hand_computed_differences():
+    s = insta.summarise(PER_TARGET, seed=0, n_boot=4000)
+    assert s["n_targets"] == 2
+    # per target: INSTA minus the mean of the draws: a 20, b -1; the mean over targets 9.5.
+    # Resampling two targets gives the means -1, 9.5, 20 with chances 1/4, 1/2, 1/4: the
+    # 2.5% and 97.5% quantiles are the two extremes.
+    assert s["insta_minus_random"] == {"mean": 9.5, "ci95": [-1.0, 20.0]}
+    assert s["insta_minus_all"] == {"mean": 2.0, "ci95": [-1.0, 5.0]}
+    assert "aligned_minus_random" not in s
+    assert s["per_target"]["insta_minus_random"] == {"a": 20.0, "b": -1.0}
+    assert s["n_targets_of"] == {"insta_minus_random": 2, "insta_minus_all": 2}
+    same = insta.summarise({t: {"aligned_minus_random": [4.0]} for t in "xyz"})
+    assert same["aligned_minus_random"] == {"mean": 4.0, "ci95": [4.0, 4.0]}
+    g = insta.goals(s)
+    assert g["insta_above_random"]["met"] is False and g["insta_at_least_all"]["met"] is True
+
+
+def test_history_keeps_the_earlier_file():
+    smollm2 = {"model": "smollm2-135m", "targets": {"subj": {}}}
+    new = {"summary": {"n_targets": 5}}
+    assert insta.keep_history(smollm2, new, "smollm2") == {**new, "history": {"smollm2": smollm2}}
+    rerun = insta.keep_history({**new, "history": {"smollm2": smollm2}}, {"summary": {"n_targets": 6}}, "x")
+    assert rerun["history"] == {"smollm2": smollm2} and rerun["summary"]["n_targets"] == 6
+    assert insta.keep_history(None, new, "x") == new
+
+
+def test_collect_pairs_each_condition_with_the_base_and_the_controls(tmp_path, tiny_model_dir, smollm2_dir, mirror):
+    from taskmix.evaluation import EvalConfig, run_eval
+    from tests.plugins.models import make_tiny_llama
+
+    other = make_tiny_llama(tmp_path / "other", smollm2_dir, seed=1)
+    folders = {}
+    for label, model in (("a", tiny_model_dir), ("b", other)):
+        folders[label] = tmp_path / label
+        run_eval(EvalConfig(model=str(model), tasks=("subj",), settings=(insta.SETTING,), k=1, max_examples=8,
+                            seeds=(0, 1), out=str(folders[label]), progress=False, plots=False))
+    # base, the draws and the whole pool are model a; INSTA is model b; nothing ran zero-shot
+    models = {"base": "a", "insta": "b", "random0": "a", "random1": "a", "all": "a"}
+    index = [{"target": "subj", "condition": c, "protocol": "four_shot", "config": "-", "run_dir": str(tmp_path / c),
+              "eval": str(folders[m])} for c, m in models.items()]
+    targets, diffs = insta.collect(index)
+    block = targets["subj"]["four_shot"]
+    assert "zero_shot" not in targets["subj"]
+    gain = round(100 * (block["insta"]["accuracy"] - block["base"]["accuracy"]), 2)
+    assert block["random0"]["minus_base"]["pp"] == 0.0
+    assert block["insta_minus_random"]["pp"] == pytest.approx(gain, abs=0.01)
+    assert set(block["insta_minus_random"]["runs"]) == {"random0", "random1"}
+    assert block["insta_minus_all"]["pp"] == pytest.approx(gain, abs=0.01)
+    assert diffs["four_shot"]["accuracy"]["subj"]["insta_minus_random"] == pytest.approx([gain, gain], abs=0.01)
+    summary = insta.summary_of(diffs, seed=0)
+    assert summary["n_targets"] == 1 and summary["insta_minus_random"]["mean"] == pytest.approx(gain, abs=0.01)
+    assert summary["insta_minus_random"]["ci95"][0] == summary["insta_minus_random"]["ci95"][1]  # one target
+    assert summary["zero_shot"]["n_targets"] == 0 and "goals" in summary
+
+
+def test_targets_are_checked_and_stale_configs_removed(tmp_path, mirror):
+    from taskmix.errors import TaskmixError
+
+    insta.check_targets(["cb", "tweeteval/emotion"])
+    with pytest.raises(TaskmixError, match="nosuchtask"):
+        insta.check_targets(["cb", "nosuchtask"])
+    folder = tmp_path / "configs"
+    insta.write_configs(insta.plan_runs(_plan(tmp_path)), folder)
+    assert (folder / "subj-all.yaml").is_file()
+    insta.write_configs(insta.plan_runs(_plan(tmp_path, draws=1)), folder)
+    assert not (folder / "cb-random2.yaml").exists() and (folder / "cb-random0.yaml").is_file()
+    assert len(list(folder.glob("*.yaml"))) == len(insta.read_index(folder))
