@@ -76,8 +76,8 @@ class InstaPlan:
     per_task_cap: int = 160
     steps: int = 60
     batch_size: int = 8
-    lr: float = 3e-5
-    lora: bool = False
+    lr: float = 2e-4
+    lora: bool = True
     dtype: str = "bf16"
     max_length: int = 512
     label_loss: str = "context"
