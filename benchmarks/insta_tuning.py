@@ -16,9 +16,21 @@ accuracies and the paired INSTA - random (each draw) and INSTA - all intervals
 (``compare_runs``), and a top-level ``summary`` over targets (4-shot accuracy; see
 ``taskmix.pipeline.insta`` for the interval). The earlier file is kept under ``history``.
 
+With ``--symbol`` it runs the second plan of the same runner, select-then-symbol-tune: for
+two ``symbol-eval`` targets (default SUBJ and TweetEval hate) the same conditions symbol-tune
+Gemma 3 270M on the selected tasks (symbol-tuning mixtures with a fifth of instruction
+prompts, the dense label loss, LoRA r 16 at lr 2e-4, as configs/symbol_tuning_gemma3.yaml;
+the same prompts and steps for every condition), and every model is evaluated on the target
+4-shot in instr_symbols, noinstr_symbols and flipped (default demonstration blocks, seeds
+0-2). Its configs go to configs/insta/symbol/, its run folders are named ``sst-...``, and its
+results go under ``select_then_symbol_tune`` in the same results file (the
+instruction-tuning results there are kept, and a run without ``--symbol`` keeps that key):
+INSTA - random and INSTA - all per setting and pooled over the two symbol settings.
+
     .venv/bin/python benchmarks/insta_tuning.py --dry-run     # write + validate the YAMLs only
     .venv/bin/python benchmarks/insta_tuning.py               # train, evaluate, collect
     .venv/bin/python benchmarks/insta_tuning.py --collect-only
+    .venv/bin/python benchmarks/insta_tuning.py --symbol --dry-run
 """
 
 from __future__ import annotations
@@ -44,6 +56,14 @@ from taskmix.pipeline.experiment import load_experiment  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "insta_tuning.json"
 HISTORY_LABEL = "smollm2-135m (3 targets, one random draw, shared demonstration block)"
+WHAT = {
+    "instruction": "instruction tuning on INSTA's k tasks (instruction-only and aligned encoders) vs k random tasks "
+                   "(several draws) vs the whole pool at the same prompts and steps; accuracy on each target with its "
+                   "instruction and natural labels, 4-shot and zero-shot",
+    "symbol": "select-then-symbol-tune: symbol tuning (instruction_share 0.2, dense label loss) on INSTA's k tasks vs "
+              "k random tasks (several draws) vs the whole pool at the same prompts and steps; accuracy on each "
+              "symbol-eval target 4-shot in instr_symbols, noinstr_symbols and flipped, and the two symbol settings pooled",
+}
 
 
 def log(msg: str) -> None:
@@ -53,7 +73,8 @@ def log(msg: str) -> None:
 def plan_from(args: argparse.Namespace) -> insta.InstaPlan:
     encoder = "" if args.no_aligned else str(Path(args.aligned_encoder).resolve())
     return insta.InstaPlan(
-        targets=tuple(args.targets), model=args.model, k=args.k, draws=args.draws, per_task_cap=args.per_task,
+        mode="symbol" if args.symbol else "instruction", targets=tuple(args.targets or ()), model=args.model,
+        k=args.k, draws=args.draws, per_task_cap=args.per_task,
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, lora=not args.full, max_length=args.max_length,
         max_examples=args.max_examples, seeds=tuple(args.seeds), seed=args.seed, aligned_encoder=encoder,
         runs=str(Path(args.runs).resolve()),
@@ -73,7 +94,9 @@ def train_encoder(plan: insta.InstaPlan, args: argparse.Namespace) -> dict[str, 
         root = Path(args.data) if args.data else default_root()
         pool = build_pool("p3", root)
         names = {t.name for t in pool.tasks}
-        holdout = tuple(n for n in p3_names_of(plan.targets) if n in names)
+        # every mode's default targets too: the encoder folder is shared by both modes' plans
+        targets = {*plan.targets, *(t for m in insta.MODES.values() for t in m.targets)}
+        holdout = tuple(n for n in p3_names_of(sorted(targets)) if n in names)
         config = AlignConfig(positives="same_task", seed=plan.seed, epochs=args.align_epochs, max_pairs=args.align_pairs)
         log(f"aligned encoder: training on {len(pool)} promptsource datasets, {len(holdout)} held out")
         train_aligned_encoder("p3", root, out, config, holdout=holdout, pool=pool)
@@ -98,7 +121,11 @@ def run_all(index: list[dict[str, str]]) -> dict[str, str]:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     d = insta.InstaPlan()
-    ap.add_argument("--targets", nargs="+", default=list(d.targets))
+    ap.add_argument("--symbol", action="store_true",
+                    help="select-then-symbol-tune: symbol-tune on the selected tasks, score symbol-eval targets "
+                         "in the symbol settings and flipped (results under select_then_symbol_tune)")
+    ap.add_argument("--targets", nargs="+", help=f"default: {', '.join(d.targets)}; with --symbol: "
+                                                 f"{', '.join(insta.SYMBOL_TARGETS)}")
     ap.add_argument("--model", default=d.model)
     ap.add_argument("--k", type=int, default=d.k, help="tasks per condition")
     ap.add_argument("--draws", type=int, default=d.draws, help="random draws")
@@ -113,7 +140,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--seeds", type=int, nargs="+", default=list(d.seeds), help="evaluation seeds")
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--runs", default=str(ROOT / "runs" / "insta-tuning"))
-    ap.add_argument("--configs", default=str(ROOT / "configs" / "insta"), help="where the generated YAMLs go")
+    ap.add_argument("--configs", help="where the generated YAMLs go (default: configs/insta; with --symbol: "
+                                      "configs/insta/symbol)")
     ap.add_argument("--aligned-encoder", default=str(ROOT / "runs" / "insta-tuning" / "encoder-promptsource"))
     ap.add_argument("--no-aligned", action="store_true", help="leave the aligned condition out")
     ap.add_argument("--align-epochs", type=int, default=1)
@@ -128,12 +156,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     plan = plan_from(args)
-    folder = Path(args.configs)
-    insta.check_targets(plan.targets)
+    folder = Path(args.configs or ROOT / "configs" / "insta" / ("symbol" if args.symbol else ""))
+    insta.check_plan(plan)
     runs = insta.plan_runs(plan)
     paths = insta.write_configs(runs, folder, note="benchmarks/insta_tuning.py")
     insta.validate_configs(paths)
-    log(f"{len(paths)} configs written to {folder} and validated ({len(plan.targets)} targets, "
+    log(f"{len(paths)} configs written to {folder} and validated ({plan.mode} mode, {len(plan.targets)} targets, "
         f"conditions: {', '.join(insta.conditions(plan))})")
     if args.dry_run:
         return 0
@@ -146,14 +174,12 @@ def main(argv: list[str] | None = None) -> int:
                    **json.loads((Path(plan.aligned_encoder) / "taskmix_align.json").read_text(encoding="utf-8"))}
     index = insta.read_index(folder)
     failed = {} if args.collect_only else run_all(index)
-    targets, diffs = insta.collect(index)
+    targets, diffs = insta.collect(index, plan.mode)
     out = Path(args.out)
     old = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else None
     data = {
-        "what": "instruction tuning on INSTA's k tasks (instruction-only and aligned encoders) vs k random tasks "
-                "(several draws) vs the whole pool at the same prompts and steps; accuracy on each target with its "
-                "instruction and natural labels, 4-shot and zero-shot",
-        "summary": insta.summary_of(diffs, plan.seed),
+        "what": WHAT[plan.mode],
+        "summary": insta.summary_of(diffs, plan.seed, plan.mode),
         "targets": targets,
         "plan": asdict(plan),
         "aligned_encoder": encoder,
@@ -163,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    atomic_write_json(out, insta.keep_history(old, data, HISTORY_LABEL))
+    atomic_write_json(out, insta.merge_results(old, data, plan.mode, HISTORY_LABEL))
     print(json.dumps(data["summary"], indent=2))
     return 0
 
