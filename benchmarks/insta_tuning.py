@@ -2,7 +2,7 @@
 
 For every target (default: CB and RTE, each left out of the pool while it is the target,
 SUBJ, TweetEval hate and emotion) this writes one ``taskmix run`` YAML per condition into
-``--configs`` (``taskmix.pipeline.insta``): ``insta`` (INSTA with all-MiniLM-L6-v2),
+``--configs`` (``taskmix.pipeline.insta_plan``): ``insta`` (INSTA with all-MiniLM-L6-v2),
 ``aligned`` (INSTA with an encoder aligned the paper's way on promptsource templates, every
 target's datasets held out; trained here first unless it exists), ``random0`` .. ``random2``
 (seeded draws of k tasks; a drawn task that yields no prompt within max_length is replaced by
@@ -14,7 +14,7 @@ Then it runs them all through ``taskmix run`` (content-keyed stages: a rerun ski
 work) and writes benchmarks/results/insta_tuning.json: per target the accuracies, balanced
 accuracies and the paired INSTA - random (each draw) and INSTA - all intervals
 (``compare_runs``), and a top-level ``summary`` over targets (4-shot accuracy; see
-``taskmix.pipeline.insta`` for the interval). The earlier file is kept under ``history``.
+``taskmix.pipeline.insta_results`` for the interval). The earlier file is kept under ``history``.
 
 With ``--symbol`` it runs the second plan of the same runner, select-then-symbol-tune: for
 two ``symbol-eval`` targets (default SUBJ and TweetEval hate) the same conditions symbol-tune
@@ -51,10 +51,11 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from taskmix.errors import TaskmixError  # noqa: E402
 from taskmix.fileio import atomic_write_json  # noqa: E402
-from taskmix.pipeline import insta  # noqa: E402
+from taskmix.pipeline import insta_plan, insta_results  # noqa: E402
 from taskmix.pipeline.experiment import load_experiment  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "insta_tuning.json"
+ALIGN_FILE = "taskmix_align.json"  # what taskmix.selection.align writes beside the encoder
 HISTORY_LABEL = "smollm2-135m (3 targets, one random draw, shared demonstration block)"
 WHAT = {
     "instruction": "instruction tuning on INSTA's k tasks (instruction-only and aligned encoders) vs k random tasks "
@@ -70,9 +71,33 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def plan_from(args: argparse.Namespace) -> insta.InstaPlan:
+def read_json(path: Path, what: str) -> Any:
+    """``path``'s JSON, or ``None`` when there is no such file (a one-line error when it is unreadable)."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as e:
+        raise TaskmixError(f"{path}: unreadable {what} ({e}); fix or move it") from None
+
+
+def read_results(path: Path) -> dict[str, Any] | None:
+    """The earlier results file (kept in the new one), or ``None``; an unreadable one is an error, never overwritten."""
+    old = read_json(path, "results file")
+    if old is not None and not isinstance(old, dict):
+        raise TaskmixError(f"{path}: not a results file (a JSON object); fix or move it")
+    return old
+
+
+def encoder_record(folder: Path) -> dict[str, Any] | None:
+    """The aligned encoder's folder and its training record; ``None`` before it is trained."""
+    meta = read_json(folder / ALIGN_FILE, "aligned encoder record")
+    return None if meta is None else {"path": str(folder), **meta}
+
+
+def plan_from(args: argparse.Namespace) -> insta_plan.InstaPlan:
     encoder = "" if args.no_aligned else str(Path(args.aligned_encoder).resolve())
-    return insta.InstaPlan(
+    return insta_plan.InstaPlan(
         mode="symbol" if args.symbol else "instruction", targets=tuple(args.targets or ()), model=args.model,
         k=args.k, draws=args.draws, per_task_cap=args.per_task,
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, lora=not args.full, max_length=args.max_length,
@@ -81,7 +106,7 @@ def plan_from(args: argparse.Namespace) -> insta.InstaPlan:
     )
 
 
-def train_encoder(plan: insta.InstaPlan, args: argparse.Namespace) -> dict[str, Any]:
+def train_encoder(plan: insta_plan.InstaPlan, args: argparse.Namespace) -> dict[str, Any] | None:
     """The promptsource-aligned encoder (positives: two templates of one dataset; negatives: other
     datasets' templates with base cosine < 0.3), no template of any target's dataset in training."""
     from taskmix.catalogue import default_root
@@ -89,18 +114,17 @@ def train_encoder(plan: insta.InstaPlan, args: argparse.Namespace) -> dict[str, 
     from taskmix.selection.index import build_pool
 
     out = Path(plan.aligned_encoder)
-    meta = out / "taskmix_align.json"
-    if not meta.is_file():
+    if not (out / ALIGN_FILE).is_file():
         root = Path(args.data) if args.data else default_root()
         pool = build_pool("p3", root)
         names = {t.name for t in pool.tasks}
         # every mode's default targets too: the encoder folder is shared by both modes' plans
-        targets = {*plan.targets, *(t for m in insta.MODES.values() for t in m.targets)}
+        targets = {*plan.targets, *(t for m in insta_plan.MODES.values() for t in m.targets)}
         holdout = tuple(n for n in p3_names_of(sorted(targets)) if n in names)
         config = AlignConfig(positives="same_task", seed=plan.seed, epochs=args.align_epochs, max_pairs=args.align_pairs)
         log(f"aligned encoder: training on {len(pool)} promptsource datasets, {len(holdout)} held out")
         train_aligned_encoder("p3", root, out, config, holdout=holdout, pool=pool)
-    return {"path": str(out), **json.loads(meta.read_text(encoding="utf-8"))}
+    return encoder_record(out)
 
 
 def run_all(index: list[dict[str, str]]) -> dict[str, str]:
@@ -120,12 +144,12 @@ def run_all(index: list[dict[str, str]]) -> dict[str, str]:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    d = insta.InstaPlan()
+    d = insta_plan.InstaPlan()
     ap.add_argument("--symbol", action="store_true",
                     help="select-then-symbol-tune: symbol-tune on the selected tasks, score symbol-eval targets "
                          "in the symbol settings and flipped (results under select_then_symbol_tune)")
     ap.add_argument("--targets", nargs="+", help=f"default: {', '.join(d.targets)}; with --symbol: "
-                                                 f"{', '.join(insta.SYMBOL_TARGETS)}")
+                                                 f"{', '.join(insta_plan.SYMBOL_TARGETS)}")
     ap.add_argument("--model", default=d.model)
     ap.add_argument("--k", type=int, default=d.k, help="tasks per condition")
     ap.add_argument("--draws", type=int, default=d.draws, help="random draws")
@@ -157,29 +181,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     plan = plan_from(args)
     folder = Path(args.configs or ROOT / "configs" / "insta" / ("symbol" if args.symbol else ""))
-    insta.check_plan(plan)
-    runs = insta.plan_runs(plan)
-    paths = insta.write_configs(runs, folder, note="benchmarks/insta_tuning.py")
-    insta.validate_configs(paths)
+    insta_plan.check_plan(plan)
+    runs = insta_plan.plan_runs(plan)
+    paths = insta_plan.write_configs(runs, folder, note="benchmarks/insta_tuning.py")
+    insta_plan.validate_configs(paths)
     log(f"{len(paths)} configs written to {folder} and validated ({plan.mode} mode, {len(plan.targets)} targets, "
-        f"conditions: {', '.join(insta.conditions(plan))})")
+        f"conditions: {', '.join(insta_plan.conditions(plan))})")
     if args.dry_run:
         return 0
     t0 = time.time()
-    encoder = None
-    if plan.aligned_encoder and not args.collect_only:
-        encoder = train_encoder(plan, args)
-    elif plan.aligned_encoder and (Path(plan.aligned_encoder) / "taskmix_align.json").is_file():
-        encoder = {"path": plan.aligned_encoder,
-                   **json.loads((Path(plan.aligned_encoder) / "taskmix_align.json").read_text(encoding="utf-8"))}
-    index = insta.read_index(folder)
-    failed = {} if args.collect_only else run_all(index)
-    targets, diffs = insta.collect(index, plan.mode)
     out = Path(args.out)
-    old = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else None
+    read_results(out)  # an unreadable results file fails now, not after the runs
+    encoder = None
+    if plan.aligned_encoder:
+        encoder = encoder_record(Path(plan.aligned_encoder)) if args.collect_only else train_encoder(plan, args)
+    index = insta_plan.read_index(folder)
+    failed = {} if args.collect_only else run_all(index)
+    targets, diffs = insta_results.collect(index, plan.mode)
+    old = read_results(out)  # read again: the other mode may have written it meanwhile
     data = {
         "what": WHAT[plan.mode],
-        "summary": insta.summary_of(diffs, plan.seed, plan.mode),
+        "summary": insta_results.summary_of(diffs, plan.seed, plan.mode),
         "targets": targets,
         "plan": asdict(plan),
         "aligned_encoder": encoder,
@@ -189,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    atomic_write_json(out, insta.merge_results(old, data, plan.mode, HISTORY_LABEL))
+    atomic_write_json(out, insta_results.merge_results(old, data, plan.mode, HISTORY_LABEL))
     print(json.dumps(data["summary"], indent=2))
     return 0
 

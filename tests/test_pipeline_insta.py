@@ -8,21 +8,21 @@ import json
 import pytest
 
 from taskmix.errors import ConfigError
-from taskmix.pipeline import insta
+from taskmix.pipeline import insta_plan, insta_results
 from taskmix.pipeline.experiment import load_experiment
 
 
 def _plan(tmp_path, **kw):
-    return insta.InstaPlan(targets=("cb", "subj"), aligned_encoder=str(tmp_path / "enc"), runs=str(tmp_path / "runs"), **kw)
+    return insta_plan.InstaPlan(targets=("cb", "subj"), aligned_encoder=str(tmp_path / "enc"), runs=str(tmp_path / "runs"), **kw)
 
 
 def test_conditions():
-    assert insta.conditions(insta.InstaPlan()) == ("insta", "random0", "random1", "random2", "all")
-    assert insta.conditions(insta.InstaPlan(aligned_encoder="e", draws=2)) == ("insta", "aligned", "random0", "random1", "all")
+    assert insta_plan.conditions(insta_plan.InstaPlan()) == ("insta", "random0", "random1", "random2", "all")
+    assert insta_plan.conditions(insta_plan.InstaPlan(aligned_encoder="e", draws=2)) == ("insta", "aligned", "random0", "random1", "all")
 
 
 def test_every_condition_has_the_same_budget_and_protocol(tmp_path):
-    runs = insta.plan_runs(_plan(tmp_path))
+    runs = insta_plan.plan_runs(_plan(tmp_path))
     assert len(runs) == 2 * (2 + 2 * 6)  # per target: base 4-shot and 0-shot, then 6 conditions x 2 protocols
     tuned = [r for r in runs if "train" in r.config]
     assert len(tuned) == 12 and len({r.name for r in runs}) == len(runs)
@@ -48,16 +48,16 @@ def test_every_condition_has_the_same_budget_and_protocol(tmp_path):
 
 
 def test_written_configs_load_as_taskmix_run_configs(tmp_path, mirror):
-    runs = insta.plan_runs(_plan(tmp_path))
-    paths = insta.write_configs(runs, tmp_path / "configs", note="a test")
-    insta.validate_configs(paths)
+    runs = insta_plan.plan_runs(_plan(tmp_path))
+    paths = insta_plan.write_configs(runs, tmp_path / "configs", note="a test")
+    insta_plan.validate_configs(paths)
     cfg = load_experiment(tmp_path / "configs" / "cb-random1.yaml")
     assert cfg.select.method == "random" and cfg.select.draw == 1 and "cb" not in cfg.select.pool
-    index = insta.read_index(tmp_path / "configs")
+    index = insta_plan.read_index(tmp_path / "configs")
     assert [row["config"] for row in index] == [str(p) for p in paths]
     (tmp_path / "configs" / "cb-all.yaml").write_text("name: x\nselect: {target: cb, candidates: [cb]}\nbuild: {}\neval: {tasks: [cb]}\n")
     with pytest.raises(ConfigError, match=r"cb-all\.yaml: select: target 'cb' is in candidates"):
-        insta.validate_configs(paths)
+        insta_plan.validate_configs(paths)
 
 
 PER_TARGET = {
@@ -67,7 +67,7 @@ PER_TARGET = {
 
 
 def test_summary_over_targets_on_hand_computed_differences():
-    s = insta.summarise(PER_TARGET, seed=0, n_boot=4000)
+    s = insta_results.summarise(PER_TARGET, seed=0, n_boot=4000)
     assert s["n_targets"] == 2
     # per target: INSTA minus the mean of the draws: a 20, b -1; the mean over targets 9.5.
     # Resampling two targets gives the means -1, 9.5, 20 with chances 1/4, 1/2, 1/4: the
@@ -77,19 +77,19 @@ def test_summary_over_targets_on_hand_computed_differences():
     assert "aligned_minus_random" not in s
     assert s["per_target"]["insta_minus_random"] == {"a": 20.0, "b": -1.0}
     assert s["n_targets_of"] == {"insta_minus_random": 2, "insta_minus_all": 2}
-    same = insta.summarise({t: {"aligned_minus_random": [4.0]} for t in "xyz"})
+    same = insta_results.summarise({t: {"aligned_minus_random": [4.0]} for t in "xyz"})
     assert same["aligned_minus_random"] == {"mean": 4.0, "ci95": [4.0, 4.0]}
-    g = insta.goals(s)
+    g = insta_results.goals(s)
     assert g["insta_above_random"]["met"] is False and g["insta_at_least_all"]["met"] is True
 
 
 def test_history_keeps_the_earlier_file():
     smollm2 = {"model": "smollm2-135m", "targets": {"subj": {}}}
     new = {"summary": {"n_targets": 5}}
-    assert insta.keep_history(smollm2, new, "smollm2") == {**new, "history": {"smollm2": smollm2}}
-    rerun = insta.keep_history({**new, "history": {"smollm2": smollm2}}, {"summary": {"n_targets": 6}}, "x")
+    assert insta_results.keep_history(smollm2, new, "smollm2") == {**new, "history": {"smollm2": smollm2}}
+    rerun = insta_results.keep_history({**new, "history": {"smollm2": smollm2}}, {"summary": {"n_targets": 6}}, "x")
     assert rerun["history"] == {"smollm2": smollm2} and rerun["summary"]["n_targets"] == 6
-    assert insta.keep_history(None, new, "x") == new
+    assert insta_results.keep_history(None, new, "x") == new
 
 
 def test_collect_pairs_each_condition_with_the_base_and_the_controls(tmp_path, tiny_model_dir, smollm2_dir, mirror):
@@ -100,13 +100,13 @@ def test_collect_pairs_each_condition_with_the_base_and_the_controls(tmp_path, t
     folders = {}
     for label, model in (("a", tiny_model_dir), ("b", other)):
         folders[label] = tmp_path / label
-        run_eval(EvalConfig(model=str(model), tasks=("subj",), settings=(insta.SETTING,), k=1, max_examples=8,
+        run_eval(EvalConfig(model=str(model), tasks=("subj",), settings=(insta_plan.SETTING,), k=1, max_examples=8,
                             seeds=(0, 1), out=str(folders[label]), progress=False, plots=False))
     # base, the draws and the whole pool are model a; INSTA is model b; nothing ran zero-shot
     models = {"base": "a", "insta": "b", "random0": "a", "random1": "a", "all": "a"}
     index = [{"target": "subj", "condition": c, "protocol": "four_shot", "config": "-", "run_dir": str(tmp_path / c),
               "eval": str(folders[m])} for c, m in models.items()]
-    targets, diffs = insta.collect(index)
+    targets, diffs = insta_results.collect(index)
     block = targets["subj"]["four_shot"]
     assert "zero_shot" not in targets["subj"]
     gain = round(100 * (block["insta"]["accuracy"] - block["base"]["accuracy"]), 2)
@@ -115,7 +115,7 @@ def test_collect_pairs_each_condition_with_the_base_and_the_controls(tmp_path, t
     assert set(block["insta_minus_random"]["runs"]) == {"random0", "random1"}
     assert block["insta_minus_all"]["pp"] == pytest.approx(gain, abs=0.01)
     assert diffs["four_shot"]["accuracy"]["subj"]["insta_minus_random"] == pytest.approx([gain, gain], abs=0.01)
-    summary = insta.summary_of(diffs, seed=0)
+    summary = insta_results.summary_of(diffs, seed=0)
     assert summary["n_targets"] == 1 and summary["insta_minus_random"]["mean"] == pytest.approx(gain, abs=0.01)
     assert summary["insta_minus_random"]["ci95"][0] == summary["insta_minus_random"]["ci95"][1]  # one target
     assert summary["zero_shot"]["n_targets"] == 0 and "goals" in summary
@@ -124,12 +124,54 @@ def test_collect_pairs_each_condition_with_the_base_and_the_controls(tmp_path, t
 def test_targets_are_checked_and_stale_configs_removed(tmp_path, mirror):
     from taskmix.errors import TaskmixError
 
-    insta.check_targets(["cb", "tweeteval/emotion"])
+    insta_plan.check_targets(["cb", "tweeteval/emotion"])
     with pytest.raises(TaskmixError, match="nosuchtask"):
-        insta.check_targets(["cb", "nosuchtask"])
+        insta_plan.check_targets(["cb", "nosuchtask"])
     folder = tmp_path / "configs"
-    insta.write_configs(insta.plan_runs(_plan(tmp_path)), folder)
+    insta_plan.write_configs(insta_plan.plan_runs(_plan(tmp_path)), folder)
     assert (folder / "subj-all.yaml").is_file()
-    insta.write_configs(insta.plan_runs(_plan(tmp_path, draws=1)), folder)
+    insta_plan.write_configs(insta_plan.plan_runs(_plan(tmp_path, draws=1)), folder)
     assert not (folder / "cb-random2.yaml").exists() and (folder / "cb-random0.yaml").is_file()
-    assert len(list(folder.glob("*.yaml"))) == len(insta.read_index(folder))
+    assert len(list(folder.glob("*.yaml"))) == len(insta_plan.read_index(folder))
+
+
+def test_bad_plans_and_indexes_are_one_line_errors(tmp_path):
+    from taskmix.errors import TaskmixError
+
+    with pytest.raises(TaskmixError, match="distinct targets"):
+        insta_plan.InstaPlan(targets=("cb", "cb"))
+    with pytest.raises(TaskmixError, match="draws, k and shots must be at least 1, got 0, 3, 4"):
+        insta_plan.InstaPlan(draws=0)
+    with pytest.raises(TaskmixError, match="no plan index"):
+        insta_plan.read_index(tmp_path)
+    index = tmp_path / insta_plan.INDEX_FILE
+    for text, message in (("[{", "unreadable plan index"), ('{"target": "cb"}', "not a plan index"),
+                          ('[{"target": "cb"}]', "not a plan index")):
+        index.write_text(text)
+        with pytest.raises(TaskmixError, match=message):
+            insta_plan.read_index(tmp_path)
+    # writing configs over an unreadable index says so instead of failing on it
+    with pytest.raises(TaskmixError, match="delete it and write the configs again"):
+        insta_plan.write_configs(insta_plan.plan_runs(_plan(tmp_path)), tmp_path)
+
+
+def test_condition_info_reads_what_a_condition_trained_on(tmp_path):
+    run = tmp_path / "cb-random0"
+    (run / "select").mkdir(parents=True)
+    (run / "select" / "selection.json").write_text(json.dumps({
+        "tasks": [{"name": "sst2"}, {"name": "mr"}], "replaced": [{"task": "x", "reason": "r", "replaced_by": "mr"}],
+        "removed_from_pool": ["cb"], "excluded_same_source": []}))
+    (run / "build" / "mixture").mkdir(parents=True)
+    (run / "build" / "mixture" / "manifest.json").write_text(json.dumps(
+        {"n_prompts": 480, "tasks": {"sst2": {"written": 240}, "mr": {"written": 240}}}))
+    log = run / "train" / "run" / "loss.jsonl"
+    log.parent.mkdir(parents=True)
+    # a training that stopped after its in-context check: no step yet, and a line cut by the kill
+    log.write_text('{"step": 0, "icl": {"instr_labels": 0.5}}\n{"step": 5, "lo')
+    info = insta_results.condition_info(run)
+    assert info == {"tasks": ["sst2", "mr"], "replaced": [{"task": "x", "reason": "r", "replaced_by": "mr"}],
+                    "removed_from_pool": ["cb"], "prompts": 480, "prompts_per_task": {"sst2": 240, "mr": 240}}
+    log.write_text('{"step": 0, "icl": {}}\n{"step": 5, "loss": 2.0, "tokens": 900}\n{"step": 10, "loss": 1.5, "tokens": 1800}\n')
+    info = insta_results.condition_info(run)
+    assert info["steps"] == 10 and info["tokens_seen"] == 1800
+    assert insta_results.condition_info(tmp_path / "not-run") == {}

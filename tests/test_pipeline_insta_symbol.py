@@ -12,20 +12,20 @@ import pytest
 
 from taskmix.errors import TaskmixError
 from taskmix.evaluation.suites import suite_tasks
-from taskmix.pipeline import experiment, insta
+from taskmix.pipeline import experiment, insta_plan, insta_results
 from taskmix.pipeline.experiment import load_experiment
 
 SYMBOL_EVAL = {t.name for t in suite_tasks("symbol-eval")}
 
 
 def _plan(tmp_path, **kw):
-    return insta.InstaPlan(**{"mode": "symbol", "aligned_encoder": str(tmp_path / "enc"), "runs": str(tmp_path / "runs"), **kw})
+    return insta_plan.InstaPlan(**{"mode": "symbol", "aligned_encoder": str(tmp_path / "enc"), "runs": str(tmp_path / "runs"), **kw})
 
 
 def test_symbol_plan_symbol_tunes_at_equal_budget_and_scores_the_symbol_settings(tmp_path):
     plan = _plan(tmp_path)
     assert plan.targets == ("subj", "tweeteval/hate") and all(t in SYMBOL_EVAL for t in plan.targets)
-    runs = insta.plan_runs(plan)
+    runs = insta_plan.plan_runs(plan)
     assert len(runs) == 2 * (1 + 6)  # per target: the base model, then insta, aligned, 3 draws, all; 4-shot only
     assert {r.protocol for r in runs} == {"four_shot"} and all(r.name.startswith("sst-") for r in runs)
     tuned = [r for r in runs if "train" in r.config]
@@ -44,17 +44,17 @@ def test_symbol_plan_symbol_tunes_at_equal_budget_and_scores_the_symbol_settings
     assert sel["insta"] == {"target": "tweeteval/hate", "k": 3} and sel["all"]["method"] == "all"
     assert [sel[f"random{d}"]["draw"] for d in range(3)] == [0, 1, 2]
     # the instruction plan of the same targets writes other run folders
-    other = insta.plan_runs(insta.InstaPlan(targets=plan.targets, runs=plan.runs))
+    other = insta_plan.plan_runs(insta_plan.InstaPlan(targets=plan.targets, runs=plan.runs))
     assert not {r.run_dir for r in runs} & {r.run_dir for r in other}
     assert {r.config["build"]["instruction_share"] for r in other if "train" in r.config} == {1.0}
 
 
 def test_symbol_configs_load_and_their_pools_hold_no_evaluation_task(tmp_path, mirror):
     plan = _plan(tmp_path, aligned_encoder="", draws=2)
-    insta.check_plan(plan)
-    paths = insta.write_configs(insta.plan_runs(plan), tmp_path / "configs")
+    insta_plan.check_plan(plan)
+    paths = insta_plan.write_configs(insta_plan.plan_runs(plan), tmp_path / "configs")
     assert len(paths) == 2 * (1 + 4)
-    insta.validate_configs(paths)
+    insta_plan.validate_configs(paths)
     cfg = load_experiment(tmp_path / "configs" / "sst-tweeteval-hate-random1.yaml")
     assert cfg.select.method == "random" and cfg.select.pool and not set(cfg.select.pool) & SYMBOL_EVAL
     assert cfg.eval_config("m", "o").settings == ("instr_symbols", "noinstr_symbols", "flipped")
@@ -62,13 +62,13 @@ def test_symbol_configs_load_and_their_pools_hold_no_evaluation_task(tmp_path, m
 
 def test_symbol_plan_refuses_targets_outside_symbol_eval_and_pools_with_one(tmp_path, mirror, monkeypatch):
     with pytest.raises(TaskmixError, match="mode must be one of instruction, symbol"):
-        insta.InstaPlan(mode="symbols")
-    insta.check_plan(insta.InstaPlan(targets=("cb",)))  # an instruction-mode target
+        insta_plan.InstaPlan(mode="symbols")
+    insta_plan.check_plan(insta_plan.InstaPlan(targets=("cb",)))  # an instruction-mode target
     with pytest.raises(TaskmixError, match="symbol mode: target 'cb' is not a symbol-eval task"):
-        insta.check_plan(_plan(tmp_path, targets=("subj", "cb")))
+        insta_plan.check_plan(_plan(tmp_path, targets=("subj", "cb")))
     monkeypatch.setattr(experiment, "DEFAULT_TASKS", ("sst2", "mr", "subj", "rte"))
     with pytest.raises(TaskmixError, match="the pool of target 'tweeteval/hate' holds the evaluation task 'subj'"):
-        insta.check_plan(_plan(tmp_path))
+        insta_plan.check_plan(_plan(tmp_path))
 
 
 def test_collect_symbol_mode_per_setting_and_pooled(tmp_path, tiny_model_dir, smollm2_dir, mirror):
@@ -79,17 +79,17 @@ def test_collect_symbol_mode_per_setting_and_pooled(tmp_path, tiny_model_dir, sm
     folders = {}
     for label, model in (("a", tiny_model_dir), ("b", other)):
         folders[label] = tmp_path / label
-        run_eval(EvalConfig(model=str(model), tasks=("subj",), settings=insta.SYMBOL_SETTINGS, k=1, max_examples=8,
+        run_eval(EvalConfig(model=str(model), tasks=("subj",), settings=insta_plan.SYMBOL_SETTINGS, k=1, max_examples=8,
                             seeds=(0, 1), out=str(folders[label]), progress=False, plots=False))
     # base, the draws and the whole pool are model a; INSTA is model b
     models = {"base": "a", "insta": "b", "random0": "a", "random1": "a", "all": "a"}
     index = [{"target": "subj", "condition": c, "protocol": "four_shot", "config": "-", "run_dir": str(tmp_path / c),
               "eval": str(folders[m])} for c, m in models.items()]
-    targets, diffs = insta.collect(index, "symbol")
+    targets, diffs = insta_results.collect(index, "symbol")
     entry = targets["subj"]
     assert set(entry) == {"conditions", "symbols_mean", "instr_symbols", "noinstr_symbols", "flipped"}
     gain = {}
-    for setting in insta.SYMBOL_SETTINGS:
+    for setting in insta_plan.SYMBOL_SETTINGS:
         block = entry[setting]
         gain[setting] = round(100 * (block["insta"]["accuracy"] - block["base"]["accuracy"]), 2)
         assert block["random1"]["minus_base"]["pp"] == 0.0
@@ -103,12 +103,12 @@ def test_collect_symbol_mode_per_setting_and_pooled(tmp_path, tiny_model_dir, sm
     mean_gain = (gain["instr_symbols"] + gain["noinstr_symbols"]) / 2
     assert pooled["insta_minus_random"]["pp"] == pytest.approx(mean_gain, abs=0.01)
     assert diffs["symbols_mean"]["accuracy"]["subj"]["insta_minus_random"] == pytest.approx([mean_gain] * 2, abs=0.01)
-    summary = insta.summary_of(diffs, seed=0, mode="symbol")
+    summary = insta_results.summary_of(diffs, seed=0, mode="symbol")
     assert summary["n_targets"] == 1 and summary["insta_minus_random"]["mean"] == pytest.approx(mean_gain, abs=0.01)
     assert summary["flipped"]["insta_minus_all"]["mean"] == pytest.approx(gain["flipped"], abs=0.01)
     assert "symbols_mean" in summary["protocol"] and "zero_shot" not in summary and "goals" in summary
     # without a base run: the accuracies alone, the pooled one the mean of the two settings
-    alone, _ = insta.collect([r for r in index if r["condition"] != "base"], "symbol")
+    alone, _ = insta_results.collect([r for r in index if r["condition"] != "base"], "symbol")
     assert alone["subj"]["symbols_mean"]["insta"]["accuracy"] == pytest.approx(pooled["insta"]["accuracy"], abs=1e-4)
 
 
@@ -118,22 +118,27 @@ SMOLLM2 = {"model": "smollm2-135m", "targets": {"subj": {}}}
 def test_each_mode_keeps_the_other_modes_results():
     sym, sym2 = {"summary": {"n_targets": 2}}, {"summary": {"n_targets": 3}}
     instr, instr2 = {"summary": {"n_targets": 5}}, {"summary": {"n_targets": 6}}
-    first = insta.merge_results(SMOLLM2, sym, "symbol", "old")
+    first = insta_results.merge_results(SMOLLM2, sym, "symbol", "old")
     assert first == {**SMOLLM2, "select_then_symbol_tune": sym}
-    second = insta.merge_results(first, instr, "instruction", "old")
+    second = insta_results.merge_results(first, instr, "instruction", "old")
     assert second == {**instr, "history": {"old": SMOLLM2}, "select_then_symbol_tune": sym}
-    third = insta.merge_results(second, sym2, "symbol", "old")
+    third = insta_results.merge_results(second, sym2, "symbol", "old")
     assert third == {**instr, "history": {"old": SMOLLM2}, "select_then_symbol_tune": sym2}
-    fourth = insta.merge_results(third, instr2, "instruction", "old")
+    fourth = insta_results.merge_results(third, instr2, "instruction", "old")
     assert fourth == {**instr2, "history": {"old": SMOLLM2}, "select_then_symbol_tune": sym2}
-    assert insta.merge_results(None, sym, "symbol", "old") == {"select_then_symbol_tune": sym}
+    assert insta_results.merge_results(None, sym, "symbol", "old") == {"select_then_symbol_tune": sym}
 
 
-def test_the_runner_keeps_the_other_modes_results_in_the_file(tmp_path, mirror):
+def _script():
     spec = importlib.util.spec_from_file_location(
         "insta_tuning_script", Path(__file__).resolve().parents[1] / "benchmarks" / "insta_tuning.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
+    return script
+
+
+def test_the_runner_keeps_the_other_modes_results_in_the_file(tmp_path, mirror):
+    script = _script()
     out = tmp_path / "insta_tuning.json"
     out.write_text(json.dumps({"summary": {"n_targets": 5}, "targets": {"cb": {}}, "history": {"old": SMOLLM2}}))
     common = ["--collect-only", "--no-aligned", "--draws", "1", "--runs", str(tmp_path / "runs"), "--out", str(out)]
@@ -147,3 +152,22 @@ def test_the_runner_keeps_the_other_modes_results_in_the_file(tmp_path, mirror):
     data = json.loads(out.read_text())
     assert data["select_then_symbol_tune"] == sym and data["plan"]["mode"] == "instruction"
     assert data["history"] == {"old": SMOLLM2} and set(data["targets"]) == {"cb"}
+
+
+def test_the_runner_records_the_encoder_and_refuses_an_unreadable_results_file(tmp_path, mirror):
+    script = _script()
+    enc = tmp_path / "enc"
+    enc.mkdir()
+    (enc / "taskmix_align.json").write_text(json.dumps({"epochs": 1, "pairs": 10}))
+    out = tmp_path / "insta_tuning.json"
+    common = ["--collect-only", "--targets", "cb", "--draws", "1", "--runs", str(tmp_path / "runs"),
+              "--configs", str(tmp_path / "configs"), "--out", str(out)]
+    assert script.main([*common, "--aligned-encoder", str(enc)]) == 0
+    assert json.loads(out.read_text())["aligned_encoder"] == {"path": str(enc.resolve()), "epochs": 1, "pairs": 10}
+    assert script.main([*common, "--aligned-encoder", str(tmp_path / "untrained")]) == 0
+    assert json.loads(out.read_text())["aligned_encoder"] is None
+    for text, message in (('{"summary": ', "unreadable results file"), ("[1]", "not a results file")):
+        out.write_text(text)
+        with pytest.raises(TaskmixError, match=message):
+            script.main([*common, "--no-aligned"])
+        assert out.read_text() == text  # never overwritten

@@ -1,0 +1,301 @@
+"""The INSTA tuning experiment as ``taskmix run`` configs: the plan, its modes and its checks.
+
+For each target (a classification task outside the pool it is selected from) and each
+condition of :func:`conditions` -- ``insta`` (INSTA, instruction-only encoder), ``aligned``
+(INSTA, an aligned encoder), ``random0`` .. (seeded draws of k tasks) and ``all`` (the whole
+pool, sampled evenly) -- one experiment instruction-tunes the model on the tasks its select
+section chooses: the same pool (the symbol-tuning datasets without the target), the same
+build section (``k * per_task_cap`` prompts: see ``SelectSection.method``), the same steps.
+Each tuned model is evaluated on the target 4-shot (in its run) and zero-shot (an eval-only
+config on its folder), and the base model both ways, all with the default demonstration
+blocks and the same seeds, so every pair of runs compares query by query.
+
+The plan's ``mode`` (:data:`MODES`) chooses what the tuned models learn: ``instruction``
+(the above) or ``symbol``, select-then-symbol-tune: the same conditions symbol-tune on the
+selected tasks (symbol-tuning mixtures with a fifth of instruction prompts, as
+``configs/symbol_tuning_gemma3.yaml``) and each model is scored on a ``symbol-eval`` target
+4-shot in the symbol settings and flipped. :func:`write_configs` writes the plan's configs
+and an index of them (:func:`read_index`), which :mod:`taskmix.pipeline.insta_results`
+reads back to collect and summarise the finished runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from ..catalogue import load_task
+from ..errors import ConfigError, TaskmixError
+from ..evaluation.suites import suite_tasks
+from ..fileio import atomic_write_json, atomic_write_text
+from ..mixture.symbol import is_evaluation_task
+from ..training.rundir import MODEL_DIR
+from .experiment import SelectSection, load_experiment
+
+DEFAULT_TARGETS = ("cb", "rte", "subj", "tweeteval/hate", "tweeteval/emotion")
+#: Symbol mode: two symbol-eval targets with full test sets (RAFT's 50 examples are too few).
+SYMBOL_TARGETS = ("subj", "tweeteval/hate")
+SETTING = "instr_labels"
+SYMBOL_SETTINGS = ("instr_symbols", "noinstr_symbols", "flipped")
+PROTOCOLS = ("four_shot", "zero_shot")
+INDEX_FILE = "index.json"
+#: The keys of every row of the index (:func:`write_configs`).
+INDEX_KEYS = frozenset({"target", "condition", "protocol", "config", "run_dir", "eval"})
+
+
+@dataclass(frozen=True)
+class Mode:
+    """What the plan's tuned models learn and how the target is scored.
+
+    targets: the default targets.
+    instruction_share: the build section's share of instruction prompts (1.0: instruction
+        tuning, natural labels; 0.2: symbol tuning with a fifth of instruction prompts).
+    settings: the evaluation settings.
+    protocols: ``four_shot`` and/or ``zero_shot`` (symbols need exemplars: 4-shot only).
+    views: the collected blocks, ``(name, protocol, setting)``; a setting of
+        :data:`~taskmix.evaluation.compare.SYMBOLS_MEAN` is the pooled row of ``compare_runs``.
+    prefix: the run names' prefix (keeps the two modes' run folders apart).
+    result_key: where the results go in the results file; empty for the top level.
+    headline: what the summary's top-level numbers are.
+    """
+
+    targets: tuple[str, ...]
+    instruction_share: float
+    settings: tuple[str, ...]
+    protocols: tuple[str, ...]
+    views: tuple[tuple[str, str, str], ...]
+    prefix: str = ""
+    result_key: str = ""
+    headline: str = ""
+
+
+MODES = {
+    "instruction": Mode(DEFAULT_TARGETS, 1.0, (SETTING,), PROTOCOLS, tuple((p, p, SETTING) for p in PROTOCOLS),
+                        headline=f"in-context (four_shot), {SETTING}"),
+    "symbol": Mode(SYMBOL_TARGETS, 0.2, SYMBOL_SETTINGS, ("four_shot",),
+                   (("symbols_mean", "four_shot", "symbols_mean"), *((x, "four_shot", x) for x in SYMBOL_SETTINGS)),
+                   prefix="sst-", result_key="select_then_symbol_tune",
+                   headline="in-context (four_shot), symbols_mean (instr_symbols and noinstr_symbols pooled, "
+                            "one paired interval per target)"),
+}
+
+
+@dataclass(frozen=True)
+class InstaPlan:
+    """The experiment's protocol and budget (one value for every target and condition).
+
+    mode: ``instruction`` (instruction-tune on the selected tasks; score the target with
+        its instruction and natural labels, 4-shot and zero-shot) or ``symbol``
+        (select-then-symbol-tune: symbol-tune on them, instruction_share 0.2; score a
+        ``symbol-eval`` target 4-shot in instr_symbols, noinstr_symbols and flipped). See :data:`MODES`.
+    targets: catalogue classification tasks to select for; each is left out of its own pool;
+        empty means the mode's (``DEFAULT_TARGETS``; ``SYMBOL_TARGETS``). In symbol mode
+        each must be a ``symbol-eval`` task.
+    model: the base model (alias, folder or hub id).
+    k: tasks per condition; the ``all`` condition gets the budget of k tasks.
+    draws: random draws (conditions ``random0`` .. ``random<draws-1>``).
+    per_task_cap: prompts per task for a k-task condition.
+    steps, batch_size, lr, lora, dtype, max_length, label_loss: the training section
+        (``label_loss: context`` is the dense label loss); ``steps * batch_size`` should be
+        ``k * per_task_cap`` (one pass).
+    shots: exemplars per class of the in-context protocol (the other protocol is zero-shot).
+    max_examples: evaluated queries per target and seed.
+    seeds: evaluation seeds (one default demonstration block per seed).
+    seed: the experiment seed (selection draws, mixture, training).
+    aligned_encoder: the aligned sentence-transformers folder of the ``aligned`` condition;
+        empty leaves that condition out.
+    runs: the folder holding every run folder.
+    """
+
+    mode: str = "instruction"
+    targets: tuple[str, ...] = ()
+    model: str = "gemma3-270m"
+    k: int = 3
+    draws: int = 3
+    per_task_cap: int = 160
+    steps: int = 60
+    batch_size: int = 8
+    lr: float = 2e-4
+    lora: bool = True
+    dtype: str = "bf16"
+    max_length: int = 512
+    label_loss: str = "context"
+    shots: int = 4
+    max_examples: int = 300
+    seeds: tuple[int, ...] = (0, 1, 2)
+    seed: int = 0
+    aligned_encoder: str = ""
+    runs: str = "runs/insta-tuning"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise TaskmixError(f"the plan's mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if not self.targets:
+            object.__setattr__(self, "targets", MODES[self.mode].targets)
+        if len(set(self.targets)) != len(self.targets):
+            raise TaskmixError("the plan needs distinct targets")
+        if self.draws < 1 or self.k < 1 or self.shots < 1:
+            raise TaskmixError(f"draws, k and shots must be at least 1, got {self.draws}, {self.k}, {self.shots}")
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One ``taskmix run`` config of the plan: ``condition`` is one of :func:`conditions` or
+    ``base``; ``protocol`` ``four_shot`` or ``zero_shot``."""
+
+    target: str
+    condition: str
+    protocol: str
+    name: str
+    config: dict[str, Any]
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.config["out"])
+
+    @property
+    def eval_folder(self) -> Path:
+        """Where its evaluation of the target lands (the tuned model's, when it trains)."""
+        return self.run_dir / ("eval-tuned" if "train" in self.config else "eval-base") / "results"
+
+
+def mode_of(plan: InstaPlan) -> Mode:
+    return MODES[plan.mode]
+
+
+def conditions(plan: InstaPlan) -> tuple[str, ...]:
+    aligned = ("aligned",) if plan.aligned_encoder else ()
+    return ("insta", *aligned, *(f"random{d}" for d in range(plan.draws)), "all")
+
+
+def slug(target: str) -> str:
+    return target.replace("/", "-")
+
+
+def _select(plan: InstaPlan, target: str, condition: str) -> dict[str, Any]:
+    sel: dict[str, Any] = {"target": target, "k": plan.k}
+    if condition == "aligned":
+        sel["encoder"] = plan.aligned_encoder
+    elif condition.startswith("random"):
+        sel.update(method="random", draw=int(condition[len("random"):]))
+    elif condition == "all":
+        sel["method"] = "all"
+    return sel
+
+
+def _eval(plan: InstaPlan, target: str, shots: int) -> dict[str, Any]:
+    return {"tasks": [target], "settings": list(mode_of(plan).settings), "k": shots, "max_examples": plan.max_examples,
+            "seeds": list(plan.seeds), "dtype": plan.dtype, "progress": False, "plots": False}
+
+
+def plan_runs(plan: InstaPlan) -> list[PlannedRun]:
+    """Every config of the plan, in the order to run them (a zero-shot run after the run
+    that trains its model)."""
+    runs: list[PlannedRun] = []
+    root = Path(plan.runs)
+    mode = mode_of(plan)
+    zero_shot = "zero_shot" in mode.protocols
+    for target in plan.targets:
+        s = mode.prefix + slug(target)
+        for protocol in mode.protocols:
+            shots = plan.shots if protocol == "four_shot" else 0
+            name = f"{s}-base" + ("" if protocol == "four_shot" else "-zeroshot")
+            runs.append(PlannedRun(target, "base", protocol, name, {
+                "name": name, "model": plan.model, "seed": plan.seed, "out": str(root / name),
+                "eval": _eval(plan, target, shots), "report": False}))
+        for cond in conditions(plan):
+            name = f"{s}-{cond}"
+            tuned = {
+                "name": name, "model": plan.model, "seed": plan.seed, "out": str(root / name),
+                "select": _select(plan, target, cond),
+                "build": {"per_task_cap": plan.per_task_cap, "max_length": plan.max_length,
+                          "instruction_share": mode.instruction_share},
+                "train": {"lora": plan.lora, "lr": plan.lr, "max_steps": plan.steps, "batch_size": plan.batch_size,
+                          "warmup_steps": max(1, plan.steps // 12), "dtype": plan.dtype, "max_length": plan.max_length,
+                          "save_every": plan.steps, "label_loss": plan.label_loss, "progress": False},
+                "eval": _eval(plan, target, plan.shots), "eval_models": ["tuned"], "report": False,
+            }
+            runs.append(PlannedRun(target, cond, "four_shot", name, tuned))
+            if not zero_shot:
+                continue
+            zname = f"{name}-zeroshot"
+            model_dir = root / name / "train" / "run" / MODEL_DIR
+            runs.append(PlannedRun(target, cond, "zero_shot", zname, {
+                "name": zname, "model": str(model_dir), "seed": plan.seed, "out": str(root / zname),
+                "eval": _eval(plan, target, 0), "report": False}))
+    return runs
+
+
+def write_configs(runs: Sequence[PlannedRun], folder: Path, note: str = "") -> list[Path]:
+    """One YAML per run in ``folder`` (``<name>.yaml``) and ``index.json`` listing them in order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if (folder / INDEX_FILE).is_file():  # configs an earlier plan generated and this one does not
+        names = {f"{r.name}.yaml" for r in runs}
+        for row in read_index(folder):
+            old = Path(row["config"])
+            if old.parent == folder and old.name not in names:
+                old.unlink(missing_ok=True)
+    paths = []
+    for r in runs:
+        path = folder / f"{r.name}.yaml"
+        head = f"# {r.target} / {r.condition} / {r.protocol}: generated{' by ' + note if note else ''}; do not edit\n"
+        atomic_write_text(path, head + yaml.safe_dump(r.config, sort_keys=False))
+        paths.append(path)
+    atomic_write_json(folder / INDEX_FILE, [
+        {"target": r.target, "condition": r.condition, "protocol": r.protocol, "config": str(p),
+         "run_dir": str(r.run_dir), "eval": str(r.eval_folder)} for r, p in zip(runs, paths)])
+    return paths
+
+
+def check_targets(targets: Sequence[str]) -> None:
+    """Every target is a catalogue classification task (a one-line error otherwise)."""
+    for name in targets:
+        if not load_task(name).is_classification:
+            raise TaskmixError(f"target {name!r} is not a classification task")
+
+
+def check_plan(plan: InstaPlan) -> None:
+    """:func:`check_targets`; in symbol mode every target is a ``symbol-eval`` task; and no
+    target's pool holds a task held out for evaluation (``symbol-eval`` and the others that
+    :func:`~taskmix.mixture.symbol.is_evaluation_task` refuses: a target is evaluated, never
+    tuned on)."""
+    check_targets(plan.targets)
+    suite = {t.name for t in suite_tasks("symbol-eval")}
+    if plan.mode == "symbol":
+        outside = [t for t in plan.targets if t not in suite]
+        if outside:
+            raise TaskmixError(f"symbol mode: target {outside[0]!r} is not a symbol-eval task "
+                               f"(symbol-eval: {', '.join(sorted(suite))})")
+    for target in plan.targets:
+        held = [t for t in SelectSection(target=target, k=plan.k).pool if is_evaluation_task(t)]
+        if held:
+            raise TaskmixError(f"the pool of target {target!r} holds the evaluation task {held[0]!r}")
+
+
+def validate_configs(paths: Sequence[Path]) -> None:
+    """Load every config as ``taskmix run`` would (one-line error naming the file)."""
+    for path in paths:
+        try:
+            load_experiment(path)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
+
+
+def read_index(folder: Path) -> list[dict[str, str]]:
+    """The rows :func:`write_configs` listed in ``folder``'s index, in order (one-line errors
+    for a missing or unreadable index)."""
+    path = folder / INDEX_FILE
+    if not path.is_file():
+        raise TaskmixError(f"{path}: no plan index (write the configs first)")
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as e:
+        raise TaskmixError(f"{path}: unreadable plan index ({e}); delete it and write the configs again") from None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and INDEX_KEYS <= r.keys() for r in rows):
+        raise TaskmixError(f"{path}: not a plan index (a list of rows with {', '.join(sorted(INDEX_KEYS))}); "
+                           "delete it and write the configs again")
+    return rows
