@@ -171,3 +171,9 @@ def test_the_runner_records_the_encoder_and_refuses_an_unreadable_results_file(t
         with pytest.raises(TaskmixError, match=message):
             script.main([*common, "--no-aligned"])
         assert out.read_text() == text  # never overwritten
+
+
+def test_a_plan_whose_steps_do_not_make_one_pass_is_refused(mirror):
+    insta_plan.check_plan(insta_plan.InstaPlan(targets=("cb",)))  # 60 x 8 == 3 x 160
+    with pytest.raises(TaskmixError, match=r"steps x batch size \(60 x 8 = 480 prompts\) must equal k x per-task cap \(5 x 160 = 800\)"):
+        insta_plan.check_plan(insta_plan.InstaPlan(targets=("cb",), k=5))

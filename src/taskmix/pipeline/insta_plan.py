@@ -262,8 +262,13 @@ def check_plan(plan: InstaPlan) -> None:
     """:func:`check_targets`; in symbol mode every target is a ``symbol-eval`` task; and no
     target's pool holds a task held out for evaluation (``symbol-eval`` and the others that
     :func:`~taskmix.mixture.symbol.is_evaluation_task` refuses: a target is evaluated, never
-    tuned on)."""
+    tuned on); and the training budget is one pass over a k-task condition's prompts
+    (``steps * batch_size == k * per_task_cap``), the equal budget every condition shares."""
     check_targets(plan.targets)
+    if plan.steps * plan.batch_size != plan.k * plan.per_task_cap:
+        raise TaskmixError(f"steps x batch size ({plan.steps} x {plan.batch_size} = {plan.steps * plan.batch_size} prompts) "
+                           f"must equal k x per-task cap ({plan.k} x {plan.per_task_cap} = {plan.k * plan.per_task_cap}): "
+                           "one pass over every condition's prompts keeps the budgets equal")
     suite = {t.name for t in suite_tasks("symbol-eval")}
     if plan.mode == "symbol":
         outside = [t for t in plan.targets if t not in suite]
