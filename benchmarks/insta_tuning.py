@@ -178,14 +178,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return run(parse(argv))
-    except TaskmixError as e:  # bad input: one line, non-zero exit, nothing overwritten
-        print(f"insta_tuning.py: {e}", file=sys.stderr)
-        return 2
-
-
-def run(args: argparse.Namespace) -> int:
+    args = parse(argv)
     plan = plan_from(args)
     folder = Path(args.configs or ROOT / "configs" / "insta" / ("symbol" if args.symbol else ""))
     insta_plan.check_plan(plan)
