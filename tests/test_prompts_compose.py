@@ -7,7 +7,7 @@ import random
 import pytest
 
 from taskmix.prompts.compose import (
-    DemoRecipe, DemoSet, DrawStreams, DropFromFullest, ExemplarPool, KeepAll, NotEnoughExemplars, ShrinkEveryClass,
+    DemoRecipe, DemoSet, DrawStreams, DropFromFullest, DropOneFromEveryClass, ExemplarPool, KeepAll, NotEnoughExemplars, ShrinkEveryClass,
     TokenCounter, compose, draw_demo_set, exclusions,
 )
 from taskmix.prompts.formats import get_format
@@ -88,3 +88,22 @@ def test_symbol_labels_never_reuse_a_natural_label_word():
         streams = DrawStreams(random.Random(seed), random.Random(seed), random.Random(seed), seed)
         demos = draw_demo_set(pool, DemoRecipe(per_class=1, labels="symbols"), streams, frozenset(), "s")
         assert len(set(demos.shown)) == 2 and not {s.lower() for s in demos.shown} & {"negative", "positive"}
+
+
+def test_dropping_one_from_every_class_keeps_their_differences():
+    plans = list(DropOneFromEveryClass(lambda r, text: True, 2).plans([7, 3, 5, 1]))
+    assert plans == [(7, 3, 5, 1), (6, 2, 4, 1), (5, 2, 3, 1), (4, 2, 2, 1), (3, 2, 2, 1), (2, 2, 2, 1)]
+
+
+def test_independent_counts_draw_one_number_per_class():
+    pool = ExemplarPool(TASK, "train")
+
+    def sizes(recipe):
+        out = set()
+        for seed in range(40):
+            rng = random.Random(seed)
+            out.add(tuple(len(g) for g in draw_demo_set(pool, recipe, DrawStreams(rng, rng, rng, seed), frozenset(), "s").groups))
+        return out
+
+    assert sizes(DemoRecipe(per_class=(1, 2), independent_counts=True, exact=False)) == {(1, 1), (1, 2), (2, 1), (2, 2)}
+    assert sizes(DemoRecipe(per_class=(1, 2), exact=False)) == {(1, 1), (2, 2)}  # one number for all classes

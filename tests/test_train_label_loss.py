@@ -14,7 +14,7 @@ from taskmix.cli import main
 from taskmix.records import Segment
 from taskmix.records import TrainingExample
 from taskmix.training import TrainConfig, train
-from taskmix.training.data import collate, read_examples, tokenise
+from taskmix.training.data import check_mixture, collate, equal_class_counts, read_examples, tokenise
 from taskmix.training.loss import target_loss
 from taskmix.training.model import load_for_training
 from taskmix.training.rundir import read_loss_log
@@ -219,3 +219,21 @@ def test_bad_label_loss_inputs_are_one_line_and_write_nothing(train_tiny_model, 
     cfg = tmp_path / "train.yaml"
     cfg.write_text("label_loss: everything\n")
     assert "must be one of 'query', 'context'" in run(tiny_spans_mixture, "--config", str(cfg))
+
+
+def test_context_loss_warns_when_most_prompts_show_equal_class_counts(tmp_path, capsys):
+    assert equal_class_counts(SEGMENTS)  # two of each class: the fourth label follows by counting
+    three = SEGMENTS[:6] + SEGMENTS[8:]  # foo, zq7, foo: unequal
+    assert not equal_class_counts(three) and not equal_class_counts(SEGMENTS[:2])  # one class: nothing to count
+    unequal = TrainingExample(prompt=PROMPT, target=" zq7", task="hand", uid="hand:1", segments=three)
+
+    def write(examples):
+        path = tmp_path / "prompts.jsonl"
+        path.write_text("".join(json.dumps(e.to_json()) + "\n" for e in examples))
+        return path
+
+    check_mixture(write([EXAMPLE, EXAMPLE, unequal]), "context")
+    assert "2 of 3 prompts show every class the same number of exemplars" in capsys.readouterr().err
+    check_mixture(write([EXAMPLE, unequal, unequal]), "context")
+    check_mixture(write([EXAMPLE, EXAMPLE, unequal]), "query")  # only the dense loss can count
+    assert capsys.readouterr().err == ""

@@ -10,6 +10,9 @@ from ..symbols import KINDS
 
 # The paper's tuning datasets as named in the catalogue (Wei et al. 2023, Table 6 minus
 # the evaluation ones): none of them is in the ``symbol-eval`` suite.
+#: How the classes of a prompt share their exemplar numbers (see ``MixtureConfig.class_counts``).
+CLASS_COUNTS = ("equal", "independent")
+
 DEFAULT_TASKS: tuple[str, ...] = (
     "sst2", "mr", "sst5", "cola", "mnli", "qnli", "qqp", "mrpc", "rte", "snli", "cb", "trec",
     "agnews", "tweeteval/offensive", "tweeteval/irony", "tweeteval/sentiment",
@@ -29,6 +32,14 @@ class MixtureConfig:
             prompt cannot fit that many within ``max_length`` is skipped (and counted).
         max_exemplars_per_class: most exemplars of each class; each prompt draws a number in
             [min, max] and then drops one exemplar per class until the prompt fits.
+        class_counts: ``equal`` (every class of a prompt shows the same number of
+            exemplars, the paper's; what mixtures built before this field did) or
+            ``independent`` (each class draws its own number in [min, max], and a prompt
+            that is too long drops one exemplar from every class at a time, so the numbers
+            stay unequal). With equal numbers the labels already shown give away the last
+            exemplars' labels by counting (the classes still short), a shortcut that
+            ``label_loss: context`` would teach instead of reading the inputs: use
+            ``independent`` with it.
         max_length: longest prompt plus target, in tokens of ``tokenizer`` (or estimated as
             characters / ``chars_per_token`` when no tokenizer is given).
         tokenizer: model folder or alias whose tokenizer measures lengths; empty to estimate.
@@ -47,6 +58,7 @@ class MixtureConfig:
     per_task_cap: int = 25_000
     min_exemplars_per_class: int = 2
     max_exemplars_per_class: int = 10
+    class_counts: str = "equal"
     max_length: int = 1024
     tokenizer: str = ""
     chars_per_token: float = 4.0
@@ -71,6 +83,8 @@ class MixtureConfig:
             bad("min_exemplars_per_class", "must be >= 1")
         if self.max_exemplars_per_class < self.min_exemplars_per_class:
             bad("max_exemplars_per_class", "must be >= min_exemplars_per_class")
+        if self.class_counts not in CLASS_COUNTS:
+            bad("class_counts", f"must be one of {', '.join(CLASS_COUNTS)}")
         if self.max_length < 16:
             bad("max_length", "must be >= 16")
         if not self.chars_per_token > 0:

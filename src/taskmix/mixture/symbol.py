@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Sequence
 from ..errors import TaskmixError
 from ..evaluation.suites import suite_tasks
 from ..prompts.compose import (
-    DemoRecipe, DemoSet, DrawStreams, ExemplarPool, Fits, ShrinkEveryClass, TokenCounter, compose, draw_demo_set,
+    DemoRecipe, DemoSet, DrawStreams, DropOneFromEveryClass, ExemplarPool, Fits, ShrinkEveryClass, TokenCounter, compose, draw_demo_set,
     exclusions,
 )
 from ..prompts.formats import FORMAT_NAMES, answer_continuation
@@ -70,6 +70,7 @@ def recipe_for(config: MixtureConfig, instruction_kind: bool) -> DemoRecipe:
     instruction-tuning prompt: the instruction first, natural labels)."""
     return DemoRecipe(
         per_class=(config.min_exemplars_per_class, config.max_exemplars_per_class),
+        independent_counts=config.class_counts == "independent",
         exact=False,
         labels="natural" if instruction_kind else "symbols",
         instruction=instruction_kind,
@@ -110,8 +111,8 @@ def make_prompt(pool: ExemplarPool, query_index: int, config: MixtureConfig, cou
     if demos.size == 0:
         return None
     target = answer_continuation(demos.shown[query.label])
-    fit = ShrinkEveryClass(length_check(counter, config.max_length, demos, query, target),
-                           config.min_exemplars_per_class)
+    shrink = DropOneFromEveryClass if config.class_counts == "independent" else ShrinkEveryClass
+    fit = shrink(length_check(counter, config.max_length, demos, query, target), config.min_exemplars_per_class)
     composed = compose(task, query, demos, fit)
     if composed is None:
         return None

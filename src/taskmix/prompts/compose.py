@@ -120,6 +120,8 @@ class DemoRecipe:
 
     per_class: exemplars per class (or in total, free-form); a ``(low, high)`` pair draws
         the number uniformly per set.
+    independent_counts: with a ``(low, high)`` pair, every class draws its own number
+        (else one number for all classes).
     exact: every class must give exactly that many (else a one-line error); otherwise a
         class gives as many as it has, up to that many.
     labels: ``natural`` (the task's label words), ``flipped`` (binary tasks: each class
@@ -130,6 +132,7 @@ class DemoRecipe:
     """
 
     per_class: int | tuple[int, int]
+    independent_counts: bool = False
     exact: bool = True
     labels: str = "natural"
     instruction: bool = False
@@ -194,10 +197,13 @@ def draw_demo_set(
     fmt = get_format(recipe.formats[streams.format.randrange(len(recipe.formats))])
     shown = shown_labels(task, recipe, streams.symbols)
     k = recipe.per_class
-    if isinstance(k, tuple):
+    each = isinstance(k, tuple) and recipe.independent_counts
+    if isinstance(k, tuple) and not each:
         k = streams.exemplars.randint(*k)
     groups = []
     for g in range(len(pool.groups)):
+        if each:
+            k = streams.exemplars.randint(*recipe.per_class)
         if not recipe.exact:
             groups.append(tuple(pool.take_up_to(g, k, streams.exemplars, exclude)))
             continue
@@ -260,7 +266,25 @@ class ShrinkEveryClass:
             yield tuple(min(n, per_class) for n in sizes)
 
 
-Fit = KeepAll | DropFromFullest | ShrinkEveryClass
+@dataclass(frozen=True)
+class DropOneFromEveryClass:
+    """Keep all, then drop one exemplar from every class with more than ``min_per_class``
+    at a time: classes keep their differences in number (as long as they can), so the
+    counts of a prompt drawn with independent counts stay unequal."""
+
+    fits: Fits
+    min_per_class: int = 1
+
+    def plans(self, sizes: Sequence[int]) -> Iterator[tuple[int, ...]]:
+        keep = list(sizes)
+        while True:
+            yield tuple(keep)
+            if all(n <= self.min_per_class for n in keep):
+                return
+            keep = [n - 1 if n > self.min_per_class else n for n in keep]
+
+
+Fit = KeepAll | DropFromFullest | ShrinkEveryClass | DropOneFromEveryClass
 
 
 def compose(task: Task, query: Example, demos: DemoSet, fit: Fit = KeepAll()) -> ComposedPrompt | None:

@@ -84,7 +84,10 @@ class TrainConfig:
             the loss stays the mean over all target tokens of a step, so an exemplar label
             counts as much as the query's (simple, and gradient accumulation and several
             processes stay exact). ``context`` needs a mixture built with label spans (a
-            ``segments`` list per prompt; rebuild older mixtures) and a fast tokenizer.
+            ``segments`` list per prompt; rebuild older mixtures) and a fast tokenizer. Build its
+            mixture with ``class_counts: independent``: when every class shows the same number
+            of exemplars, the last labels of a prompt follow from counting the labels already
+            shown, and the loss rewards that shortcut instead of reading the inputs.
         eval_every: every this many optimizer steps (and after the last step, and once
             before the first) evaluate the model being trained in context and log the
             accuracy per setting in ``loss.jsonl`` (``"icl": {setting: accuracy}``, the mean

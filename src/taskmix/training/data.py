@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from ..errors import DataError, TaskmixError
-from ..records import PROMPTS_FILE, TrainingExample
+from ..records import PROMPTS_FILE, Segment, TrainingExample
 from ..seeding import derive_seed
 from .targets import check_offsets_tokenizer, context_targets
 
@@ -64,15 +65,26 @@ def check_mixture(data: str | Path, label_loss: str = "query") -> int:
     are one-line errors) and check that it can be trained with ``label_loss``; returns the
     number of examples. Run before a run folder is touched, so a bad mixture writes nothing."""
     path = prompts_path(data)
-    n = 0
+    n = equal = 0
     for n, ex in enumerate(read_examples(path), start=1):
         if label_loss == "context" and not ex.segments:
             raise DataError(path, f"example {n} ({ex.uid or ex.task}) has no label spans ('segments'): the mixture "
                             "was built before they were recorded; rebuild it with `taskmix build` to train with "
                             "label_loss: context")
+        equal += label_loss == "context" and equal_class_counts(ex.segments)
     if not n:
         raise TaskmixError(f"{path}: the mixture is empty: no training examples")
+    if equal > n // 2:
+        print(f"taskmix: warning: label_loss context: {equal} of {n} prompts show every class the same number of "
+              "exemplars, so their last labels follow from counting the labels already shown; build the mixture "
+              "with class_counts: independent", file=sys.stderr)
     return n
+
+
+def equal_class_counts(segments: Sequence[Segment]) -> bool:
+    """Whether a prompt's exemplar labels show two or more classes, each the same number of times."""
+    counts = Counter(s.label_class for s in segments if s.kind == "exemplar_label")
+    return len(counts) >= 2 and len(set(counts.values())) == 1
 
 
 @dataclass(frozen=True)
