@@ -31,6 +31,7 @@ def test_every_condition_has_the_same_budget_and_protocol(tmp_path):
     train = tuned[0].config["train"]
     assert train["max_steps"] * train["batch_size"] == 3 * tuned[0].config["build"]["per_task_cap"]  # one pass
     assert train["label_loss"] == "context" and tuned[0].config["build"]["instruction_share"] == 1.0
+    assert tuned[0].config["build"]["class_counts"] == "independent"  # the dense loss cannot count labels
     sel = {r.condition: r.config["select"] for r in tuned if r.target == "cb"}
     assert sel["insta"] == {"target": "cb", "k": 3}
     assert sel["aligned"] == {"target": "cb", "k": 3, "encoder": str(tmp_path / "enc")}

@@ -213,7 +213,9 @@ def plan_runs(plan: InstaPlan) -> list[PlannedRun]:
                 "name": name, "model": plan.model, "seed": plan.seed, "out": str(root / name),
                 "select": _select(plan, target, cond),
                 "build": {"per_task_cap": plan.per_task_cap, "max_length": plan.max_length,
-                          "instruction_share": mode.instruction_share},
+                          "instruction_share": mode.instruction_share,
+                          # the dense loss must not be able to count labels (MixtureConfig.class_counts)
+                          "class_counts": "independent" if plan.label_loss == "context" else "equal"},
                 "train": {"lora": plan.lora, "lr": plan.lr, "max_steps": plan.steps, "batch_size": plan.batch_size,
                           "warmup_steps": max(1, plan.steps // 12), "dtype": plan.dtype, "max_length": plan.max_length,
                           "save_every": plan.steps, "label_loss": plan.label_loss, "progress": False},
