@@ -244,12 +244,13 @@ def main(argv: list[str] | None = None) -> int:
             config = args.ablation_config[i] if i < len(args.ablation_config) else None
             alg = args.ablation_algorithmic[i] if i < len(args.ablation_algorithmic) else None
             ablations[Path(run_dir).name] = ablation_block(tuned, base_alg, Path(run_dir), config, alg)
+        tuned_of = {r: experiment_runs(Path(r))[1] for r in args.ablation_run}  # read once (predictions are lazy)
         between = {}  # every two ablations against each other, on the same prompts
         names = list(ablations)
         for i, first in enumerate(args.ablation_run):
             for j in range(i + 1, len(args.ablation_run)):
                 second = args.ablation_run[j]
-                cmp_ij = comparison(experiment_runs(Path(second))[1], experiment_runs(Path(first))[1], None, None)
+                cmp_ij = comparison(tuned_of[second], tuned_of[first], None, None)
                 between[f"{names[i]} minus {names[j]}"] = {
                     "pp": cmp_ij["tuned_minus_base_pp"], "balanced_pp": cmp_ij["tuned_minus_base_balanced_pp"],
                     "ci95": cmp_ij["ci95"]["tuned_minus_base"], "ci95_balanced": cmp_ij["ci95"]["tuned_minus_base_balanced"]}
