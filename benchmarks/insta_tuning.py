@@ -102,7 +102,7 @@ def plan_from(args: argparse.Namespace) -> insta_plan.InstaPlan:
         k=args.k, draws=args.draws, per_task_cap=args.per_task,
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, lora=not args.full, max_length=args.max_length,
         max_examples=args.max_examples, seeds=tuple(args.seeds), seed=args.seed, aligned_encoder=encoder,
-        runs=str(Path(args.runs).resolve()),
+        shared_pool=args.shared_pool, runs=str(Path(args.runs).resolve()),
     )
 
 
@@ -121,7 +121,8 @@ def train_encoder(plan: insta_plan.InstaPlan, args: argparse.Namespace) -> dict[
         # every mode's default targets too: the encoder folder is shared by both modes' plans
         targets = {*plan.targets, *(t for m in insta_plan.MODES.values() for t in m.targets)}
         holdout = tuple(n for n in p3_names_of(sorted(targets)) if n in names)
-        config = AlignConfig(positives="same_task", seed=plan.seed, epochs=args.align_epochs, max_pairs=args.align_pairs)
+        config = AlignConfig(positives="same_task", seed=plan.seed, epochs=args.align_epochs, max_pairs=args.align_pairs,
+                             lr=args.align_lr, max_seq_length=args.align_seq_length)
         log(f"aligned encoder: training on {len(pool)} promptsource datasets, {len(holdout)} held out")
         train_aligned_encoder("p3", root, out, config, holdout=holdout, pool=pool)
     return encoder_record(out)
@@ -132,12 +133,13 @@ def run_all(index: list[dict[str, str]]) -> dict[str, str]:
     from taskmix.pipeline.run import run_experiment
 
     failed: dict[str, str] = {}
-    for i, row in enumerate(index, start=1):
-        log(f"({i}/{len(index)}) taskmix run {row['config']}")
+    configs = list(dict.fromkeys(row["config"] for row in index))  # a shared run has a row per target
+    for i, config in enumerate(configs, start=1):
+        log(f"({i}/{len(configs)}) taskmix run {config}")
         try:
-            run_experiment(load_experiment(row["config"]), log=lambda m: print("   " + m, flush=True))
+            run_experiment(load_experiment(config), log=lambda m: print("   " + m, flush=True))
         except TaskmixError as e:
-            failed[Path(row["config"]).stem] = str(e)
+            failed[Path(config).stem] = str(e)
             log(f"   failed: {e}")
     return failed
 
@@ -160,6 +162,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--full", action="store_true",
                     help="full fine-tuning instead of LoRA (r 16, the setting symbol tuning of Gemma 3 270M chose on icl-dev)")
     ap.add_argument("--max-length", type=int, default=d.max_length)
+    ap.add_argument("--shared-pool", action="store_true",
+                    help="one pool for every target (the symbol-tuning datasets without any target): the random "
+                         "draws and all train once and are evaluated on every target")
     ap.add_argument("--max-examples", type=int, default=d.max_examples, help="evaluated queries per target and seed")
     ap.add_argument("--seeds", type=int, nargs="+", default=list(d.seeds), help="evaluation seeds")
     ap.add_argument("--seed", type=int, default=d.seed)
@@ -170,7 +175,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--no-aligned", action="store_true", help="leave the aligned condition out")
     ap.add_argument("--align-epochs", type=int, default=1)
     ap.add_argument("--align-pairs", type=int, default=20000, help="cap on positive pairs of the aligned encoder")
+    ap.add_argument("--align-lr", type=float, default=2e-5, help="the aligned encoder's learning rate")
+    ap.add_argument("--align-seq-length", type=int, default=128, help="the aligned encoder's max tokens per text")
     ap.add_argument("--data", help="data root of the promptsource templates (default: taskmix's)")
+    ap.add_argument("--no-reuse", action="store_true",
+                    help="train every INSTA condition even when it selects the tasks of one planned before it")
     ap.add_argument("--dry-run", action="store_true", help="write and validate the YAMLs; train nothing")
     ap.add_argument("--collect-only", action="store_true", help="only read finished runs into --out")
     ap.add_argument("--out", default=str(RESULT))
@@ -182,19 +191,25 @@ def main(argv: list[str] | None = None) -> int:
     plan = plan_from(args)
     folder = Path(args.configs or ROOT / "configs" / "insta" / ("symbol" if args.symbol else ""))
     insta_plan.check_plan(plan)
-    runs = insta_plan.plan_runs(plan)
-    paths = insta_plan.write_configs(runs, folder, note="benchmarks/insta_tuning.py")
-    insta_plan.validate_configs(paths)
-    log(f"{len(paths)} configs written to {folder} and validated ({plan.mode} mode, {len(plan.targets)} targets, "
-        f"conditions: {', '.join(insta_plan.conditions(plan))})")
-    if args.dry_run:
-        return 0
     t0 = time.time()
     out = Path(args.out)
-    read_results(out)  # an unreadable results file fails now, not after the runs
+    if not args.dry_run:
+        read_results(out)  # an unreadable results file fails now, not after the runs
     encoder = None
-    if plan.aligned_encoder:
-        encoder = encoder_record(Path(plan.aligned_encoder)) if args.collect_only else train_encoder(plan, args)
+    if plan.aligned_encoder:  # trained before planning: which tasks the aligned condition selects needs it
+        train_now = not (args.dry_run or args.collect_only)
+        encoder = train_encoder(plan, args) if train_now else encoder_record(Path(plan.aligned_encoder))
+    # a condition selecting the tasks of an earlier one evaluates that one's model instead of training again
+    selections = {} if args.no_reuse else insta_plan.planned_selections(plan, with_aligned=encoder is not None)
+    runs = insta_plan.plan_runs(plan, selections)
+    paths = insta_plan.write_configs(runs, folder, note="benchmarks/insta_tuning.py")
+    insta_plan.validate_configs(paths)
+    reused = sorted({r.name for r in runs if r.trained_in and r.protocol == "four_shot"})
+    log(f"{len(paths)} configs written to {folder} and validated ({plan.mode} mode, {len(plan.targets)} targets, "
+        f"conditions: {', '.join(insta_plan.conditions(plan))}; "
+        f"{len(reused)} reuse an earlier condition's model{': ' + ', '.join(reused) if reused else ''})")
+    if args.dry_run:
+        return 0
     index = insta_plan.read_index(folder)
     failed = {} if args.collect_only else run_all(index)
     targets, diffs = insta_results.collect(index, plan.mode)
@@ -206,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         "plan": asdict(plan),
         "aligned_encoder": encoder,
         **({"failed": failed} if failed else {}),
-        "commands": [f"taskmix run {r['config']}" for r in index],
+        "commands": [f"taskmix run {c}" for c in dict.fromkeys(r["config"] for r in index)],
         "wall_s": round(time.time() - t0, 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

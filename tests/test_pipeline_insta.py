@@ -12,8 +12,8 @@ from taskmix.pipeline import insta_plan, insta_results
 from taskmix.pipeline.experiment import load_experiment
 
 
-def _plan(tmp_path, **kw):
-    return insta_plan.InstaPlan(targets=("cb", "subj"), aligned_encoder=str(tmp_path / "enc"), runs=str(tmp_path / "runs"), **kw)
+def _plan(tmp_path, targets=("cb", "subj"), **kw):
+    return insta_plan.InstaPlan(targets=targets, aligned_encoder=str(tmp_path / "enc"), runs=str(tmp_path / "runs"), **kw)
 
 
 def test_conditions():
@@ -27,17 +27,17 @@ def test_every_condition_has_the_same_budget_and_protocol(tmp_path):
     tuned = [r for r in runs if "train" in r.config]
     assert len(tuned) == 12 and len({r.name for r in runs}) == len(runs)
     for key in ("build", "train", "eval", "model", "seed"):
-        assert len({json.dumps(r.config[key], sort_keys=True) for r in tuned if r.target == "cb"}) == 1, key
+        assert len({json.dumps(r.config[key], sort_keys=True) for r in tuned if r.targets == ("cb",)}) == 1, key
     train = tuned[0].config["train"]
     assert train["max_steps"] * train["batch_size"] == 3 * tuned[0].config["build"]["per_task_cap"]  # one pass
     assert train["label_loss"] == "context" and tuned[0].config["build"]["instruction_share"] == 1.0
     assert tuned[0].config["build"]["class_counts"] == "independent"  # the dense loss cannot count labels
-    sel = {r.condition: r.config["select"] for r in tuned if r.target == "cb"}
+    sel = {r.condition: r.config["select"] for r in tuned if r.targets == ("cb",)}
     assert sel["insta"] == {"target": "cb", "k": 3}
     assert sel["aligned"] == {"target": "cb", "k": 3, "encoder": str(tmp_path / "enc")}
     assert [sel[f"random{d}"]["draw"] for d in range(3)] == [0, 1, 2]
     assert sel["all"]["method"] == "all"
-    evals = {(r.condition, r.protocol): r for r in runs if r.target == "cb"}
+    evals = {(r.condition, r.protocol): r for r in runs if r.targets == ("cb",)}
     assert evals[("insta", "four_shot")].config["eval"]["k"] == 4
     zero = evals[("insta", "zero_shot")]
     assert zero.config["eval"]["k"] == 0 and zero.config["model"] == str(tmp_path / "runs" / "cb-insta" / "train" / "run" / "model")
@@ -176,3 +176,67 @@ def test_condition_info_reads_what_a_condition_trained_on(tmp_path):
     info = insta_results.condition_info(run)
     assert info["steps"] == 10 and info["tokens_seen"] == 1800
     assert insta_results.condition_info(tmp_path / "not-run") == {}
+
+
+def test_a_shared_pool_trains_each_control_once_and_evaluates_it_on_every_target(tmp_path, mirror):
+    plan = _plan(tmp_path, shared_pool=True, targets=("cb", "rte", "subj"))
+    insta_plan.check_plan(plan)
+    pool = insta_plan.shared_pool_of(plan)
+    assert len(pool) == 14 and not {"cb", "rte"} & set(pool)
+    runs = insta_plan.plan_runs(plan)
+    # base x 2 protocols; insta and aligned per target x 2; random0-2 and all once x 2
+    assert len(runs) == 2 + 2 * 2 * 3 + 4 * 2 and len({r.name for r in runs}) == len(runs)
+    assert [r.name for r in runs][:4] == ["shared-base", "shared-base-zeroshot", "cb-insta", "cb-insta-zeroshot"]
+    assert [r.condition for r in runs][-2:] == ["aligned", "aligned"]  # the aligned encoder's runs come last
+    shared = {r.name: r for r in runs if r.targets == plan.targets}
+    assert sorted(shared) == sorted(["shared-base", "shared-base-zeroshot", *(f"shared-{c}{z}" for c in
+                                     ("random0", "random1", "random2", "all") for z in ("", "-zeroshot"))])
+    assert shared["shared-random1"].config["eval"]["tasks"] == ["cb", "rte", "subj"]
+    assert shared["shared-random1"].config["select"] == {
+        "instruction": "controls shared by cb, rte, subj", "k": 3, "candidates": list(pool), "method": "random", "draw": 1}
+    insta = next(r for r in runs if r.name == "rte-insta")
+    assert insta.config["select"] == {"target": "rte", "k": 3, "candidates": list(pool)}
+    assert insta.config["eval"]["tasks"] == ["rte"]
+    paths = insta_plan.write_configs(runs, tmp_path / "configs")
+    insta_plan.validate_configs(paths)
+    index = insta_plan.read_index(tmp_path / "configs")
+    assert len(paths) == len(runs) and len(index) == 3 * (2 + 2 * 2 + 4 * 2)  # every target has every row
+    rows = {(r["target"], r["condition"], r["protocol"]): r for r in index}
+    assert rows[("subj", "random2", "zero_shot")]["eval"] == rows[("cb", "random2", "zero_shot")]["eval"]
+    assert rows[("subj", "random2", "zero_shot")]["eval"].endswith("shared-random2-zeroshot/eval-base/results")
+
+
+def test_a_condition_selecting_an_earlier_conditions_tasks_evaluates_its_model(tmp_path, mirror):
+    plan = _plan(tmp_path, shared_pool=True, targets=("cb", "rte", "subj"))
+    nli, sentiment = frozenset({"mnli", "snli", "qnli"}), frozenset({"sst2", "mr", "sst5"})
+    selections = {("cb", "insta"): nli, ("rte", "insta"): nli, ("subj", "insta"): sentiment,
+                  ("cb", "aligned"): frozenset({"mnli", "snli", "rte2"}), ("subj", "aligned"): sentiment}
+    runs = {r.name: r for r in insta_plan.plan_runs(plan, selections)}
+    root = tmp_path / "runs"
+    assert "train" in runs["cb-insta"].config and "train" in runs["cb-aligned"].config
+    for name, trained in (("rte-insta", "cb-insta"), ("subj-aligned", "subj-insta")):
+        four, zero = runs[name], runs[f"{name}-zeroshot"]
+        assert "train" not in four.config and "select" not in four.config
+        assert four.config["model"] == zero.config["model"] == str(root / trained / "train" / "run" / "model")
+        assert four.config["eval"] == runs[trained].config["eval"] | {"tasks": [name.split("-")[0]]}
+        assert four.trained_dir == zero.trained_dir == root / trained
+        assert four.eval_folder == root / name / "eval-base" / "results"
+    assert "train" in runs["rte-aligned"].config  # no selection known: trained
+    paths = insta_plan.write_configs(list(runs.values()), tmp_path / "configs")
+    insta_plan.validate_configs(paths)
+    assert "(the model trained in cb-insta: the same tasks)" in (tmp_path / "configs" / "rte-insta.yaml").read_text()
+    rows = {(r["target"], r["condition"], r["protocol"]): r for r in insta_plan.read_index(tmp_path / "configs")}
+    assert rows[("rte", "insta", "zero_shot")]["run_dir"] == str(root / "cb-insta")
+    assert rows[("rte", "insta", "four_shot")]["eval"] == str(root / "rte-insta" / "eval-base" / "results")
+
+
+def test_planned_selections_are_the_select_stages(tmp_path, mirror):
+    from taskmix.pipeline.experiment import SelectSection
+    from taskmix.pipeline.run import run_selection
+
+    plan = insta_plan.InstaPlan(targets=("cb", "rte"), shared_pool=True, runs=str(tmp_path))
+    chosen = insta_plan.planned_selections(plan)
+    assert set(chosen) == {("cb", "insta"), ("rte", "insta")}  # no aligned encoder, no control
+    pool = insta_plan.shared_pool_of(plan)
+    assert chosen[("cb", "insta")] == {c.name for c in run_selection(SelectSection(target="cb", k=3, candidates=pool), 0).tasks}
+    assert chosen[("cb", "insta")] == chosen[("rte", "insta")] == {"mnli", "snli", "qnli"}  # all-MiniLM-L6-v2, 2026-11-30

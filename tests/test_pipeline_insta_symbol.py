@@ -32,15 +32,15 @@ def test_symbol_plan_symbol_tunes_at_equal_budget_and_scores_the_symbol_settings
     assert len(tuned) == 12
     for target in plan.targets:
         for key in ("build", "train", "eval", "model", "seed"):
-            assert len({json.dumps(r.config[key], sort_keys=True) for r in tuned if r.target == target}) == 1, key
+            assert len({json.dumps(r.config[key], sort_keys=True) for r in tuned if r.targets == (target,)}) == 1, key
     build, train, ev = tuned[0].config["build"], tuned[0].config["train"], tuned[0].config["eval"]
     assert build["instruction_share"] == 0.2 and build["per_task_cap"] == 160
     assert train["max_steps"] * train["batch_size"] == 3 * build["per_task_cap"]  # one pass, every condition
     assert train["lora"] is True and train["lr"] == 2e-4 and train["label_loss"] == "context"
     assert ev["settings"] == ["instr_symbols", "noinstr_symbols", "flipped"] and ev["k"] == 4 and ev["seeds"] == [0, 1, 2]
-    base = next(r for r in runs if r.target == "subj" and r.condition == "base")
+    base = next(r for r in runs if r.targets == ("subj",) and r.condition == "base")
     assert base.config["eval"] == ev and "train" not in base.config
-    sel = {r.condition: r.config["select"] for r in tuned if r.target == "tweeteval/hate"}
+    sel = {r.condition: r.config["select"] for r in tuned if r.targets == ("tweeteval/hate",)}
     assert sel["insta"] == {"target": "tweeteval/hate", "k": 3} and sel["all"]["method"] == "all"
     assert [sel[f"random{d}"]["draw"] for d in range(3)] == [0, 1, 2]
     # the instruction plan of the same targets writes other run folders
@@ -141,7 +141,7 @@ def test_the_runner_keeps_the_other_modes_results_in_the_file(tmp_path, mirror):
     script = _script()
     out = tmp_path / "insta_tuning.json"
     out.write_text(json.dumps({"summary": {"n_targets": 5}, "targets": {"cb": {}}, "history": {"old": SMOLLM2}}))
-    common = ["--collect-only", "--no-aligned", "--draws", "1", "--runs", str(tmp_path / "runs"), "--out", str(out)]
+    common = ["--collect-only", "--no-aligned", "--no-reuse", "--draws", "1", "--runs", str(tmp_path / "runs"), "--out", str(out)]
     assert script.main(["--symbol", "--configs", str(tmp_path / "sym"), *common]) == 0
     data = json.loads(out.read_text())
     assert data["summary"] == {"n_targets": 5} and data["targets"] == {"cb": {}} and data["history"] == {"old": SMOLLM2}
@@ -160,7 +160,7 @@ def test_the_runner_records_the_encoder_and_refuses_an_unreadable_results_file(t
     enc.mkdir()
     (enc / "taskmix_align.json").write_text(json.dumps({"epochs": 1, "pairs": 10}))
     out = tmp_path / "insta_tuning.json"
-    common = ["--collect-only", "--targets", "cb", "--draws", "1", "--runs", str(tmp_path / "runs"),
+    common = ["--collect-only", "--no-reuse", "--targets", "cb", "--draws", "1", "--runs", str(tmp_path / "runs"),
               "--configs", str(tmp_path / "configs"), "--out", str(out)]
     assert script.main([*common, "--aligned-encoder", str(enc)]) == 0
     assert json.loads(out.read_text())["aligned_encoder"] == {"path": str(enc.resolve()), "epochs": 1, "pairs": 10}

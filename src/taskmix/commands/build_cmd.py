@@ -19,7 +19,7 @@ from ..config import load_config
 from ..errors import TaskmixError
 from ..mixture.build import build_symbol_mixture
 from ..mixture.config import MixtureConfig
-from ..selection.tuning_pool import select_tuning_tasks
+from ..selection.tuning_pool import select_tuning
 from .flags import add_config_flags, given
 
 OVERRIDES = ("per_task_cap", "max_length", "tokenizer", "instruction_share", "class_counts", "seed")
@@ -55,7 +55,8 @@ def run_symbol(args: argparse.Namespace) -> int:
         if not args.select_for.strip():
             raise TaskmixError("--select-for needs a task name, got an empty string")
 
-        chosen = select_tuning_tasks(config.all_tasks, args.k, target=args.select_for, encoder=args.encoder)
+        pool = tuple(t for t in config.all_tasks if t != args.select_for)  # a target is never tuned on
+        chosen = select_tuning(pool, args.k, target=args.select_for, encoder=args.encoder).tasks
         print("selected for " + args.select_for + ": " + ", ".join(f"{c.name} ({c.score:.3f})" for c in chosen))
         config = dataclasses.replace(config, tasks=tuple(c.name for c in chosen), extra_tasks=())
 

@@ -10,6 +10,17 @@ Each tuned model is evaluated on the target 4-shot (in its run) and zero-shot (a
 config on its folder), and the base model both ways, all with the default demonstration
 blocks and the same seeds, so every pair of runs compares query by query.
 
+With ``shared_pool`` every target is selected from one pool, the symbol-tuning datasets
+without any target (as the paper holds all of P3's evaluation tasks out of its pool). The
+controls then do not depend on the target: each random draw and ``all`` trains once and is
+evaluated on every target (as is the base model), so the plan trains ``draws + 1`` controls
+plus the INSTA conditions of each target instead of every condition for every target.
+
+Given the tasks each INSTA condition will select (:func:`planned_selections`, the select
+stage's own call), a condition whose k tasks are, as a set, those of a condition planned
+before it (CB and RTE both select MNLI, SNLI and QNLI) trains nothing: its runs evaluate
+that condition's model, and the index points to the run that trained it.
+
 The plan's ``mode`` (:data:`MODES`) chooses what the tuned models learn: ``instruction``
 (the above) or ``symbol``, select-then-symbol-tune: the same conditions symbol-tune on the
 selected tasks (symbol-tuning mixtures with a fifth of instruction prompts, as
@@ -24,7 +35,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import yaml
 
@@ -34,7 +45,8 @@ from ..evaluation.suites import suite_tasks
 from ..fileio import atomic_write_json, atomic_write_text
 from ..mixture.symbol import is_evaluation_task
 from ..training.rundir import MODEL_DIR
-from .experiment import SelectSection, load_experiment
+from .experiment import DEFAULT_TASKS, SelectSection, load_experiment
+from .run import run_selection
 
 DEFAULT_TARGETS = ("cb", "rte", "subj", "tweeteval/hate", "tweeteval/emotion")
 #: Symbol mode: two symbol-eval targets with full test sets (RAFT's 50 examples are too few).
@@ -45,6 +57,8 @@ PROTOCOLS = ("four_shot", "zero_shot")
 INDEX_FILE = "index.json"
 #: The keys of every row of the index (:func:`write_configs`).
 INDEX_KEYS = frozenset({"target", "condition", "protocol", "config", "run_dir", "eval"})
+#: The name part of the runs every target shares (``shared_pool``).
+SHARED = "shared"
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,9 @@ class InstaPlan:
     seed: the experiment seed (selection draws, mixture, training).
     aligned_encoder: the aligned sentence-transformers folder of the ``aligned`` condition;
         empty leaves that condition out.
+    shared_pool: select every target from one pool (the symbol-tuning datasets without any
+        target) and train the controls (random draws, ``all``) once for all targets; false:
+        each target's pool is the datasets without that target, every condition per target.
     runs: the folder holding every run folder.
     """
 
@@ -129,6 +146,7 @@ class InstaPlan:
     seeds: tuple[int, ...] = (0, 1, 2)
     seed: int = 0
     aligned_encoder: str = ""
+    shared_pool: bool = False
     runs: str = "runs/insta-tuning"
 
     def __post_init__(self) -> None:
@@ -145,13 +163,22 @@ class InstaPlan:
 @dataclass(frozen=True)
 class PlannedRun:
     """One ``taskmix run`` config of the plan: ``condition`` is one of :func:`conditions` or
-    ``base``; ``protocol`` ``four_shot`` or ``zero_shot``."""
+    ``base``; ``protocol`` ``four_shot`` or ``zero_shot``; ``targets`` the targets it is
+    evaluated on (one index row each: several for a run of a ``shared_pool`` plan);
+    ``trained_in`` the run folder that trained its model when that is another run's (the
+    same tasks selected), empty otherwise."""
 
-    target: str
+    targets: tuple[str, ...]
     condition: str
     protocol: str
     name: str
     config: dict[str, Any]
+    trained_in: str = ""
+
+    @property
+    def trained_dir(self) -> Path:
+        """The run folder that trained (or will train) its model: what it tuned on is there."""
+        return Path(self.trained_in) if self.trained_in else self.run_dir
 
     @property
     def run_dir(self) -> Path:
@@ -172,12 +199,29 @@ def conditions(plan: InstaPlan) -> tuple[str, ...]:
     return ("insta", *aligned, *(f"random{d}" for d in range(plan.draws)), "all")
 
 
+def is_control(condition: str) -> bool:
+    """The conditions whose selection does not read the target: the random draws and ``all``."""
+    return condition == "all" or condition.startswith("random")
+
+
+def shared_pool_of(plan: InstaPlan) -> tuple[str, ...]:
+    """The one pool of a ``shared_pool`` plan: the symbol-tuning datasets without any target."""
+    return tuple(t for t in DEFAULT_TASKS if t not in plan.targets)
+
+
 def slug(target: str) -> str:
     return target.replace("/", "-")
 
 
 def _select(plan: InstaPlan, target: str, condition: str) -> dict[str, Any]:
-    sel: dict[str, Any] = {"target": target, "k": plan.k}
+    """The select section; ``target`` empty: a control shared by every target, keyed by an
+    instruction naming them (a random draw's order depends on its target or instruction)."""
+    if target:
+        sel: dict[str, Any] = {"target": target, "k": plan.k}
+    else:
+        sel = {"instruction": f"controls shared by {', '.join(plan.targets)}", "k": plan.k}
+    if plan.shared_pool:
+        sel["candidates"] = list(shared_pool_of(plan))
     if condition == "aligned":
         sel["encoder"] = plan.aligned_encoder
     elif condition.startswith("random"):
@@ -187,53 +231,107 @@ def _select(plan: InstaPlan, target: str, condition: str) -> dict[str, Any]:
     return sel
 
 
-def _eval(plan: InstaPlan, target: str, shots: int) -> dict[str, Any]:
-    return {"tasks": [target], "settings": list(mode_of(plan).settings), "k": shots, "max_examples": plan.max_examples,
-            "seeds": list(plan.seeds), "dtype": plan.dtype, "progress": False, "plots": False}
+def _eval(plan: InstaPlan, targets: Sequence[str], shots: int) -> dict[str, Any]:
+    return {"tasks": list(targets), "settings": list(mode_of(plan).settings), "k": shots,
+            "max_examples": plan.max_examples, "seeds": list(plan.seeds), "dtype": plan.dtype,
+            "progress": False, "plots": False}
 
 
-def plan_runs(plan: InstaPlan) -> list[PlannedRun]:
-    """Every config of the plan, in the order to run them (a zero-shot run after the run
-    that trains its model)."""
-    runs: list[PlannedRun] = []
-    root = Path(plan.runs)
-    mode = mode_of(plan)
-    zero_shot = "zero_shot" in mode.protocols
-    for target in plan.targets:
-        s = mode.prefix + slug(target)
-        for protocol in mode.protocols:
-            shots = plan.shots if protocol == "four_shot" else 0
-            name = f"{s}-base" + ("" if protocol == "four_shot" else "-zeroshot")
-            runs.append(PlannedRun(target, "base", protocol, name, {
-                "name": name, "model": plan.model, "seed": plan.seed, "out": str(root / name),
-                "eval": _eval(plan, target, shots), "report": False}))
-        for cond in conditions(plan):
-            name = f"{s}-{cond}"
-            tuned = {
-                "name": name, "model": plan.model, "seed": plan.seed, "out": str(root / name),
-                "select": _select(plan, target, cond),
-                "build": {"per_task_cap": plan.per_task_cap, "max_length": plan.max_length,
-                          "instruction_share": mode.instruction_share,
-                          # the dense loss must not be able to count labels (MixtureConfig.class_counts)
-                          "class_counts": "independent" if plan.label_loss == "context" else "equal"},
-                "train": {"lora": plan.lora, "lr": plan.lr, "max_steps": plan.steps, "batch_size": plan.batch_size,
-                          "warmup_steps": max(1, plan.steps // 12), "dtype": plan.dtype, "max_length": plan.max_length,
-                          "save_every": plan.steps, "label_loss": plan.label_loss, "progress": False},
-                "eval": _eval(plan, target, plan.shots), "eval_models": ["tuned"], "report": False,
-            }
-            runs.append(PlannedRun(target, cond, "four_shot", name, tuned))
-            if not zero_shot:
-                continue
-            zname = f"{name}-zeroshot"
-            model_dir = root / name / "train" / "run" / MODEL_DIR
-            runs.append(PlannedRun(target, cond, "zero_shot", zname, {
-                "name": zname, "model": str(model_dir), "seed": plan.seed, "out": str(root / zname),
-                "eval": _eval(plan, target, 0), "report": False}))
+def _base_runs(plan: InstaPlan, targets: tuple[str, ...], stem: str) -> list[PlannedRun]:
+    """The base model on ``targets``, each protocol of the mode."""
+    runs = []
+    for protocol in mode_of(plan).protocols:
+        shots = plan.shots if protocol == "four_shot" else 0
+        name = f"{stem}-base" + ("" if protocol == "four_shot" else "-zeroshot")
+        runs.append(PlannedRun(targets, "base", protocol, name, {
+            "name": name, "model": plan.model, "seed": plan.seed, "out": str(Path(plan.runs) / name),
+            "eval": _eval(plan, targets, shots), "report": False}))
+    return runs
+
+
+def _tuned_runs(plan: InstaPlan, targets: tuple[str, ...], stem: str, condition: str,
+                reuse: str = "") -> list[PlannedRun]:
+    """One condition's training (scored 4-shot on ``targets`` in its run) and, in a mode with
+    a zero-shot protocol, an eval-only run of its model. ``stem``: the target's slug, or
+    :data:`SHARED` for a control every target shares. ``reuse``: the name of an earlier
+    run of the plan that trained on the same tasks; then the 4-shot run only evaluates its model."""
+    root, mode = Path(plan.runs), mode_of(plan)
+    name = f"{stem}-{condition}"
+    trained = reuse or name
+    model_dir = str(root / trained / "train" / "run" / MODEL_DIR)
+    trained_in = str(root / reuse) if reuse else ""
+    if reuse:
+        runs = [PlannedRun(targets, condition, "four_shot", name, {
+            "name": name, "model": model_dir, "seed": plan.seed, "out": str(root / name),
+            "eval": _eval(plan, targets, plan.shots), "report": False}, trained_in)]
+    else:
+        runs = [PlannedRun(targets, condition, "four_shot", name, {
+            "name": name, "model": plan.model, "seed": plan.seed, "out": str(root / name),
+            "select": _select(plan, "" if stem.endswith(SHARED) else targets[0], condition),
+            "build": {"per_task_cap": plan.per_task_cap, "max_length": plan.max_length,
+                      "instruction_share": mode.instruction_share,
+                      # the dense loss must not be able to count labels (MixtureConfig.class_counts)
+                      "class_counts": "independent" if plan.label_loss == "context" else "equal"},
+            "train": {"lora": plan.lora, "lr": plan.lr, "max_steps": plan.steps, "batch_size": plan.batch_size,
+                      "warmup_steps": max(1, plan.steps // 12), "dtype": plan.dtype, "max_length": plan.max_length,
+                      "save_every": plan.steps, "label_loss": plan.label_loss, "progress": False},
+            "eval": _eval(plan, targets, plan.shots), "eval_models": ["tuned"], "report": False,
+        })]
+    if "zero_shot" in mode.protocols:
+        zname = f"{name}-zeroshot"
+        runs.append(PlannedRun(targets, condition, "zero_shot", zname, {
+            "name": zname, "model": model_dir, "seed": plan.seed,
+            "out": str(root / zname), "eval": _eval(plan, targets, 0), "report": False}, trained_in))
+    return runs
+
+
+Selections = Mapping[tuple[str, str], frozenset[str]]
+
+
+def planned_selections(plan: InstaPlan, with_aligned: bool = False) -> dict[tuple[str, str], frozenset[str]]:
+    """``(target, condition) -> tasks`` the select stage will choose for each target's INSTA
+    condition (and the aligned one with ``with_aligned``: its encoder must exist), by the
+    stage's own call (:func:`~taskmix.pipeline.run.run_selection`)."""
+    out: dict[tuple[str, str], frozenset[str]] = {}
+    for cond in conditions(plan):
+        if is_control(cond) or (cond == "aligned" and not with_aligned):
+            continue
+        for target in plan.targets:
+            fields = _select(plan, target, cond)
+            sel = SelectSection(**{**fields, "candidates": tuple(fields.get("candidates", ()))})
+            out[(target, cond)] = frozenset(c.name for c in run_selection(sel, plan.seed).tasks)
+    return out
+
+
+def plan_runs(plan: InstaPlan, selections: Selections | None = None) -> list[PlannedRun]:
+    """Every config of the plan, in the order to run them: the base model, then condition by
+    condition (INSTA, the controls, the aligned encoder last) and target by target, a
+    zero-shot run after the run that trains its model. A ``shared_pool`` plan has one base
+    run per protocol and one run per control, each evaluated on every target. With
+    ``selections`` (:func:`planned_selections`), a condition selecting the tasks of one
+    planned before it evaluates that one's model instead of training its own."""
+    prefix = mode_of(plan).prefix
+    shared = prefix + SHARED
+    runs = _base_runs(plan, plan.targets, shared) if plan.shared_pool else [
+        r for t in plan.targets for r in _base_runs(plan, (t,), prefix + slug(t))]
+    trained: dict[frozenset[str], str] = {}  # tasks -> the run that trains on them
+    order = sorted(conditions(plan), key=lambda c: (c == "aligned", c != "insta"))
+    for cond in order:
+        if plan.shared_pool and is_control(cond):
+            runs += _tuned_runs(plan, plan.targets, shared, cond)
+            continue
+        for t in plan.targets:
+            tasks = (selections or {}).get((t, cond))
+            reuse = trained.get(tasks, "") if tasks else ""
+            runs += _tuned_runs(plan, (t,), prefix + slug(t), cond, reuse)
+            if tasks and not reuse:
+                trained[tasks] = f"{prefix}{slug(t)}-{cond}"
     return runs
 
 
 def write_configs(runs: Sequence[PlannedRun], folder: Path, note: str = "") -> list[Path]:
-    """One YAML per run in ``folder`` (``<name>.yaml``) and ``index.json`` listing them in order."""
+    """One YAML per run in ``folder`` (``<name>.yaml``) and ``index.json`` listing them in order,
+    one row per (run, target): a run several targets share has a row for each."""
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / INDEX_FILE).is_file():  # configs an earlier plan generated and this one does not
         names = {f"{r.name}.yaml" for r in runs}
@@ -244,12 +342,14 @@ def write_configs(runs: Sequence[PlannedRun], folder: Path, note: str = "") -> l
     paths = []
     for r in runs:
         path = folder / f"{r.name}.yaml"
-        head = f"# {r.target} / {r.condition} / {r.protocol}: generated{' by ' + note if note else ''}; do not edit\n"
+        reuse = f" (the model trained in {r.trained_dir.name}: the same tasks)" if r.trained_in else ""
+        head = (f"# {', '.join(r.targets)} / {r.condition} / {r.protocol}{reuse}: generated"
+                f"{' by ' + note if note else ''}; do not edit\n")
         atomic_write_text(path, head + yaml.safe_dump(r.config, sort_keys=False))
         paths.append(path)
     atomic_write_json(folder / INDEX_FILE, [
-        {"target": r.target, "condition": r.condition, "protocol": r.protocol, "config": str(p),
-         "run_dir": str(r.run_dir), "eval": str(r.eval_folder)} for r, p in zip(runs, paths)])
+        {"target": t, "condition": r.condition, "protocol": r.protocol, "config": str(p),
+         "run_dir": str(r.trained_dir), "eval": str(r.eval_folder)} for r, p in zip(runs, paths) for t in r.targets])
     return paths
 
 
@@ -278,7 +378,8 @@ def check_plan(plan: InstaPlan) -> None:
             raise TaskmixError(f"symbol mode: target {outside[0]!r} is not a symbol-eval task "
                                f"(symbol-eval: {', '.join(sorted(suite))})")
     for target in plan.targets:
-        held = [t for t in SelectSection(target=target, k=plan.k).pool if is_evaluation_task(t)]
+        pool = shared_pool_of(plan) if plan.shared_pool else ()
+        held = [t for t in SelectSection(target=target, k=plan.k, candidates=pool).pool if is_evaluation_task(t)]
         if held:
             raise TaskmixError(f"the pool of target {target!r} holds the evaluation task {held[0]!r}")
 

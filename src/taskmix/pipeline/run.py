@@ -28,11 +28,12 @@ from ..progress import quiet_libraries
 from ..report import ReportInput, write_report
 from ..report.render import SelectionRow
 from ..selection import SelectedTask
-from ..selection.tuning_pool import select_tuning
+from ..selection.controls import ProblemFn
+from ..selection.tuning_pool import TuningSelection, select_tuning
 from ..training import rundir
 from ..training.loop import train
 from ..versions import REPORT_PACKAGES, package_versions
-from .experiment import ExperimentConfig
+from .experiment import ExperimentConfig, SelectSection
 from .stages import StageRunner
 
 EXPERIMENT_FILE = "experiment.json"
@@ -49,6 +50,16 @@ class ExperimentResult:
     seconds: float
 
 
+def run_selection(sel: SelectSection, seed: int, problem: ProblemFn | None = None) -> TuningSelection:
+    """The select stage's choice for section ``sel`` and the experiment's ``seed``
+    (``problem``: which tasks a control must replace; see ``select_tuning``)."""
+    return select_tuning(
+        sel.pool, sel.k, sel.method, target=sel.target, instruction=sel.instruction, aggregate=sel.aggregate,
+        encoder=sel.encoder or None, with_templates=sel.with_templates, exclude_same_source=sel.exclude_same_source,
+        seed=seed, draw=sel.draw, problem=problem,
+    )
+
+
 def _select(cfg: ExperimentConfig, d: Path, log: Callable[[str], None] = print) -> tuple[Any, ...]:
     """Run the select section; ``selection.json`` records the tasks, the pool, and every
     chosen task that could not be built (with why, and what replaced it)."""
@@ -57,11 +68,7 @@ def _select(cfg: ExperimentConfig, d: Path, log: Callable[[str], None] = print) 
     problem = None
     if sel.method in ("random", "all"):  # a control replaces (or leaves out) a task that yields no prompt
         problem = prompt_check(cfg.mixture_config(sel.pool[:1]))
-    result = select_tuning(
-        sel.pool, sel.k, sel.method, target=sel.target, instruction=sel.instruction, aggregate=sel.aggregate,
-        encoder=sel.encoder or None, with_templates=sel.with_templates, exclude_same_source=sel.exclude_same_source,
-        seed=cfg.seed, draw=sel.draw, problem=problem,
-    )
+    result = run_selection(sel, cfg.seed, problem)
     record: dict[str, Any] = {"target": sel.target or sel.instruction, "tasks": [c.__dict__ for c in result.tasks],
                               "method": sel.method, "pool": list(result.pool),
                               "removed_from_pool": list(sel.removed_from_pool), "excluded_same_source": list(result.excluded),

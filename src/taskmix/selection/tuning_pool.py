@@ -171,21 +171,3 @@ def select_tuning(
             raise TaskmixError(f"task {target!r} has no instruction to select with")
     chosen = rank_tasks(build_index(pool, enc), enc.encode(texts), k, aggregate)  # type: ignore[arg-type]
     return TuningSelection(method, chosen, names, excluded)
-
-
-def select_tuning_tasks(
-    candidates: Sequence[str],
-    k: int,
-    target: str = "",
-    instruction: str = "",
-    aggregate: str = "mean",
-    encoder: str | None = None,
-    with_templates: bool = True,
-    exclude_same_source: bool = True,
-    root: Path | None = None,
-) -> tuple[SelectedTask, ...]:
-    """INSTA over the tuning pool: the ``k`` candidates closest to ``target``'s instructions
-    (or to a free-text ``instruction``); a target among ``candidates`` is left out of them."""
-    pool = tuple(c for c in candidates if c != target)
-    return select_tuning(pool, k, "insta", target, instruction, aggregate, encoder, with_templates,
-                         exclude_same_source, root=root).tasks
