@@ -77,9 +77,10 @@ def test_collect_symbol_mode_per_setting_and_pooled(tmp_path, tiny_model_dir, sm
 
     other = make_tiny_llama(tmp_path / "other", smollm2_dir, seed=1)
     folders = {}
-    for label, model in (("a", tiny_model_dir), ("b", other)):
+    # model a scored on two targets (as a shared_pool control is), model b on subj alone
+    for label, model, tasks in (("a", tiny_model_dir, ("subj", "tweeteval/hate")), ("b", other, ("subj",))):
         folders[label] = tmp_path / label
-        run_eval(EvalConfig(model=str(model), tasks=("subj",), settings=insta_plan.SYMBOL_SETTINGS, k=1, max_examples=8,
+        run_eval(EvalConfig(model=str(model), tasks=tasks, settings=insta_plan.SYMBOL_SETTINGS, k=1, max_examples=8,
                             seeds=(0, 1), out=str(folders[label]), progress=False, plots=False))
     # base, the draws and the whole pool are model a; INSTA is model b
     models = {"base": "a", "insta": "b", "random0": "a", "random1": "a", "all": "a"}
@@ -97,7 +98,7 @@ def test_collect_symbol_mode_per_setting_and_pooled(tmp_path, tiny_model_dir, sm
         assert block["insta_minus_all"]["pp"] == pytest.approx(gain[setting], abs=0.01)
     pooled = entry["symbols_mean"]
     # the same 16 queries per symbol setting: the pooled row is the mean of the two settings
-    for cond in ("base", "insta"):
+    for cond in ("base", "insta", "random0"):  # subj's cells only, though model a also scored hate
         assert pooled[cond]["accuracy"] == pytest.approx(
             (entry["instr_symbols"][cond]["accuracy"] + entry["noinstr_symbols"][cond]["accuracy"]) / 2, abs=1e-4)
     mean_gain = (gain["instr_symbols"] + gain["noinstr_symbols"]) / 2

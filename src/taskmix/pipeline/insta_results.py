@@ -17,6 +17,7 @@ one file (:func:`merge_results`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -124,6 +125,13 @@ def target_accuracy(run: EvalRun, target: str, setting: str) -> float | None:
         return None
 
 
+def of_target(run: EvalRun, target: str) -> EvalRun:
+    """The run's scores and predictions on ``target`` alone: a run evaluated on several targets
+    (a ``shared_pool`` control) is compared per target, so no pooled row mixes targets."""
+    return dataclasses.replace(run, scores=tuple(s for s in run.scores if s.task == target), averages=(),
+                               predictions=tuple(p for p in run.predictions if p.task == target))
+
+
 def condition_info(run_dir: Path) -> dict[str, Any]:
     """What a condition trained on: its selection record, prompts built, steps and tokens seen."""
     out: dict[str, Any] = {}
@@ -162,7 +170,7 @@ def collect(index: list[dict[str, str]], mode: str = "instruction") -> tuple[dic
         entry: dict[str, Any] = {"conditions": {r["condition"]: condition_info(Path(r["run_dir"]))
                                                 for r in rows if r["protocol"] == "four_shot" and r["condition"] != "base"}}
         for protocol in MODES[mode].protocols:
-            runs = {r["condition"]: read_run(r["eval"]) for r in rows
+            runs = {r["condition"]: of_target(read_run(r["eval"]), target) for r in rows
                     if r["protocol"] == protocol and (Path(r["eval"]) / "results.json").is_file()}
             if not runs:
                 continue
