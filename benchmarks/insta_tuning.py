@@ -16,6 +16,18 @@ accuracies and the paired INSTA - random (each draw) and INSTA - all intervals
 (``compare_runs``), and a top-level ``summary`` over targets (4-shot accuracy; see
 ``taskmix.pipeline.insta_results`` for the interval). The earlier file is kept under ``history``.
 
+With ``--shared-pool`` every target is selected from one pool, the 16 symbol-tuning datasets
+without any target (CB and RTE out for all, as the paper holds P3's evaluation tasks out of its
+pool): the random draws and ``all`` then do not depend on the target, so each trains once and
+is evaluated on every target (``shared-random0`` ...), as is the base model (``shared-base``).
+Before writing the configs the runner asks the select stage's own function which tasks each
+INSTA condition will choose; a condition choosing the tasks of one planned before it (CB and
+RTE both get MNLI, SNLI and QNLI) evaluates that condition's model instead of training an
+identical one (``--no-reuse`` trains it anyway). Compute on the 2-core CPU:
+
+    .venv/bin/python benchmarks/insta_tuning.py --shared-pool --steps 30 --per-task 80 \
+        --max-examples 150 --align-pairs 800 --align-lr 5e-5 --align-seq-length 64
+
 With ``--symbol`` it runs the second plan of the same runner, select-then-symbol-tune: for
 two ``symbol-eval`` targets (default SUBJ and TweetEval hate) the same conditions symbol-tune
 Gemma 3 270M on the selected tasks (symbol-tuning mixtures with a fifth of instruction

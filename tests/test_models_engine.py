@@ -196,3 +196,37 @@ def test_engine_declares_what_the_evaluation_needs(tiny_lm):
     ids = tiny_lm.context_ids(DEMOS)
     assert tiny_lm.count_tokens(DEMOS) == len(ids) > 20
     assert tiny_lm.context_ids("") == [tiny_lm.tokenizer.bos_token_id]  # lm-eval's context for nothing
+
+
+def test_bf16_models_score_with_a_float32_output_layer(tiny_model_dir):
+    """bf16 logits near 20 are multiples of 0.125, which tied labels; the engine applies the
+    output layer in float32 to the bf16 hidden states, and refreshes its copy after an update."""
+    import torch
+
+    from taskmix.models import load_model
+
+    lm = load_model(tiny_model_dir, dtype="bfloat16", use_cache=False, show_progress=False)
+    head = lm.model.get_output_embeddings()
+    with torch.no_grad():
+        head.weight.mul_(300.0)  # logits of tens, as a real model's
+    reqs = requests()[:6]
+
+    def reference(fp32_head: bool) -> list[float]:
+        out = []
+        with torch.inference_mode():
+            for r in reqs:
+                ctx, cont = lm.encode_request(r)
+                hidden = lm.model.model(torch.tensor([list(ctx) + list(cont)])).last_hidden_state[0]
+                logits = hidden.float() @ head.weight.float().T if fp32_head else head(hidden).float()
+                lp = torch.log_softmax(logits, dim=-1)
+                out.append(sum(float(lp[len(ctx) - 1 + i, t]) for i, t in enumerate(cont)))
+        return out
+
+    got = [x.logprob for x in lm.loglikelihood(reqs)]
+    exact, rounded = reference(True), reference(False)
+    assert max(abs(a - b) for a, b in zip(got, exact)) < 2e-3
+    assert max(abs(a - b) for a, b in zip(got, rounded)) > 2e-2  # the bf16 product would differ
+    with torch.no_grad():
+        head.weight.mul_(0.5)  # an in-place update (as a training step): the float32 copy follows
+    got, exact = [x.logprob for x in lm.loglikelihood(reqs)], reference(True)
+    assert max(abs(a - b) for a, b in zip(got, exact)) < 2e-3

@@ -100,6 +100,7 @@ class HFLanguageModel:
         self._prefix_id = prefix_token_id(tokenizer)
         self._decoder = getattr(model, model.base_model_prefix)
         self._head = model.get_output_embeddings()
+        self._head_fp32 = None  # (weight stamp, float32 weight): see _logits
         text_cfg = model.config.get_text_config()
         self._softcap = getattr(text_cfg, "final_logit_softcapping", None)
         layer_types = getattr(text_cfg, "layer_types", None) or ()
@@ -202,6 +203,22 @@ class HFLanguageModel:
             child_past = self._extend_past(past, node.end, child.segment(contexts))
             self._run_node(child, child_past, contexts, cands, by_context, done, progress)
 
+    def _logits(self, hidden):
+        """The output layer in float32 at the scored positions. A bf16 product rounds a logit
+        near 20 to a multiple of 0.125, so two labels often tied exactly (and the first one
+        won); the float32 copy of the layer's weight is kept while the weight is unchanged
+        (a training step updates it in place, which bumps its version)."""
+        import torch
+
+        if self._dtype == torch.float32:
+            return self._head(hidden)
+        weight = self._head.weight
+        stamp = (weight.data_ptr(), weight._version)
+        if self._head_fp32 is None or self._head_fp32[0] != stamp:
+            self._head_fp32 = (stamp, weight.detach().float())
+        bias = None if self._head.bias is None else self._head.bias.detach().float()
+        return torch.nn.functional.linear(hidden.float(), self._head_fp32[1], bias)
+
     def _make_cache(self, past, batch: int):
         from transformers import DynamicCache
 
@@ -241,7 +258,7 @@ class HFLanguageModel:
                 slot_idx.extend(slots)
                 targets.extend(target)
         picked = hidden[torch.tensor(row_idx, device=hidden.device), torch.tensor(slot_idx, device=hidden.device)]
-        logits = self._head(picked).float()
+        logits = self._logits(picked)
         if self._softcap:
             logits = torch.tanh(logits / self._softcap) * self._softcap
         logprobs = torch.log_softmax(logits, dim=-1)

@@ -13,7 +13,9 @@ from .cache import ResultCache, default_cache_path
 from .hf import HFLanguageModel, config_max_length
 from .prepare import read_marker, resolve_model
 
-SCORING_VERSION = "ll-lmeval04-v1"  # bump when scoring rules change (invalidates caches)
+#: Bump when scoring rules change: it invalidates the result cache and ``taskmix run``'s
+#: evaluation stages. v2: the output layer in float32 (bf16 logits tied labels).
+SCORING_VERSION = "ll-lmeval04-v2"
 DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16", "float16": "float16", "fp16": "float16"}
 
 

@@ -24,6 +24,7 @@ from ..evaluation.preflight import prepare_eval
 from ..evaluation.runner import run_eval
 from ..fileio import atomic_write_json, atomic_write_text, write_failures
 from ..mixture.build import build_symbol_mixture, prompt_check
+from ..models.loading import SCORING_VERSION
 from ..progress import quiet_libraries
 from ..report import ReportInput, write_report
 from ..report.render import SelectionRow
@@ -166,7 +167,8 @@ def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) ->
         name = f"eval-{label}"
         ecfg = cfg.eval_config(model, str(runner.stage_dir(name) / "results"))
         upstream = tuned_key if label == "tuned" else None
-        material = {**base, "upstream": upstream, "eval": {k: v for k, v in to_dict(ecfg).items() if k not in ("model", "out")}}
+        material = {**base, "upstream": upstream, "scoring": SCORING_VERSION,  # new scoring rules: evaluate again
+                    "eval": {k: v for k, v in to_dict(ecfg).items() if k not in ("model", "out")}}
 
         def do_eval(d: Path, ecfg: Any = ecfg, label: str = label) -> Path:
             with write_failures(d / "results"):
