@@ -232,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         "targets": targets,
         "plan": asdict(plan),
         "aligned_encoder": encoder,
+        # a condition that selected the tasks of one before it: evaluated with that one's model
+        "reused_models": {r.name: r.trained_dir.name for r in runs if r.trained_in and r.protocol == "four_shot"},
         **({"failed": failed} if failed else {}),
         "commands": [f"taskmix run {c}" for c in dict.fromkeys(r["config"] for r in index)],
         "wall_s": round(time.time() - t0, 1),
