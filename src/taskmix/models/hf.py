@@ -251,20 +251,24 @@ class HFLanguageModel:
         self.stats.forward_calls += 1
         self.stats.tokens += sum(len(r) for r in rows)
         self.stats.padded_tokens += ids.numel()
-        row_idx, slot_idx, targets = [], [], []
+        # candidates of one context share its last position: each position goes through the
+        # output layer once, however many continuation tokens are scored there
+        positions: dict[tuple[int, int], int] = {}
+        at_pos, targets = [], []
         for b, r in enumerate(rows):
             for slots, target in zip(r.score_slots, r.targets):
-                row_idx.extend([b] * len(slots))
-                slot_idx.extend(slots)
+                at_pos.extend(positions.setdefault((b, slot), len(positions)) for slot in slots)
                 targets.extend(target)
+        row_idx, slot_idx = zip(*positions) if positions else ((), ())
         picked = hidden[torch.tensor(row_idx, device=hidden.device), torch.tensor(slot_idx, device=hidden.device)]
         logits = self._logits(picked)
         if self._softcap:
             logits = torch.tanh(logits / self._softcap) * self._softcap
         logprobs = torch.log_softmax(logits, dim=-1)
-        target_t = torch.tensor(targets, device=logits.device)
-        token_lp = logprobs.gather(1, target_t[:, None])[:, 0].tolist()
-        greedy = (logits.argmax(dim=-1) == target_t).tolist()
+        pos_t = torch.tensor(at_pos, device=logits.device, dtype=torch.long)
+        target_t = torch.tensor(targets, device=logits.device, dtype=torch.long)
+        token_lp = logprobs[pos_t, target_t].tolist()
+        greedy = (logits.argmax(dim=-1)[pos_t] == target_t).tolist()
         self.stats.scored_positions += len(targets)
         results: list[list[LoglikelihoodResult]] = []
         at = 0
