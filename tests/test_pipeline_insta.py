@@ -112,6 +112,13 @@ def test_collect_pairs_each_condition_with_the_base_and_the_controls(tmp_path, t
     assert "zero_shot" not in targets["subj"]
     gain = round(100 * (block["insta"]["accuracy"] - block["base"]["accuracy"]), 2)
     assert block["random0"]["minus_base"]["pp"] == 0.0
+    from collections import Counter
+
+    from taskmix.evaluation.results import read_run
+
+    for cond, label in (("base", "a"), ("insta", "b")):  # the share of the most frequent prediction
+        answers = Counter(p.prediction for p in read_run(folders[label]).predictions)
+        assert block[cond]["top_prediction_share"] == pytest.approx(max(answers.values()) / sum(answers.values()), abs=1e-4)
     assert block["insta_minus_random"]["pp"] == pytest.approx(gain, abs=0.01)
     assert set(block["insta_minus_random"]["runs"]) == {"random0", "random1"}
     assert block["insta_minus_all"]["pp"] == pytest.approx(gain, abs=0.01)

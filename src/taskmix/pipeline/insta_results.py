@@ -26,6 +26,7 @@ from ..errors import TaskmixError
 from ..evaluation.compare import SYMBOLS_MEAN, Difference, compare_runs
 from ..evaluation.results import AVERAGE, EvalRun, read_run
 from ..evaluation.stats import stratified_bootstrap_mean
+from ..evaluation.summary import Diagnostics
 from ..training.rundir import read_loss_log
 from .insta_plan import MODES
 
@@ -125,6 +126,21 @@ def target_accuracy(run: EvalRun, target: str, setting: str) -> float | None:
         return None
 
 
+def top_share(run: EvalRun, target: str, setting: str) -> float | None:
+    """The share of the run's most frequent prediction on the target in ``setting`` (a pooled
+    setting: the mean over its settings); ``None`` when the run did not record it."""
+    shares = []
+    for s in SYMBOLS_MEAN.get(setting, (setting,)):
+        try:
+            diag = Diagnostics.of(run.score(target, s))
+        except KeyError:
+            return None
+        if diag is None or diag.top_share is None:
+            return None
+        shares.append(diag.top_share)
+    return round(sum(shares) / len(shares), 4)
+
+
 def of_target(run: EvalRun, target: str) -> EvalRun:
     """The run's scores and predictions on ``target`` alone: a run evaluated on several targets
     (a ``shared_pool`` control) is compared per target, so no pooled row mixes targets."""
@@ -186,8 +202,10 @@ def collect(index: list[dict[str, str]], mode: str = "instruction") -> tuple[dic
                         if acc is not None:
                             blocks[view][cond] = {"accuracy": round(acc, 4)}
                         continue
-                    blocks[view].setdefault("base", {"accuracy": round(d.acc_a, 4), "balanced_accuracy": _r4(d.bal_a)})
+                    blocks[view].setdefault("base", {"accuracy": round(d.acc_a, 4), "balanced_accuracy": _r4(d.bal_a),
+                                                     "top_prediction_share": top_share(base, target, setting)})
                     blocks[view][cond] = {"accuracy": round(d.acc_b, 4), "balanced_accuracy": _r4(d.bal_b),
+                                          "top_prediction_share": top_share(run, target, setting),
                                           "minus_base": diff_json(d)}
             for name, (head, control) in CONTRASTS.items():
                 controls = [c for c in runs if c == control or (control == "random" and c.startswith("random"))]
