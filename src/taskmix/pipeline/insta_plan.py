@@ -267,7 +267,7 @@ def _tuned_runs(plan: InstaPlan, targets: tuple[str, ...], stem: str, condition:
     else:
         runs = [PlannedRun(targets, condition, "four_shot", name, {
             "name": name, "model": plan.model, "seed": plan.seed, "out": str(root / name),
-            "select": _select(plan, "" if stem.endswith(SHARED) else targets[0], condition),
+            "select": _select(plan, "" if stem == mode.prefix + SHARED else targets[0], condition),
             "build": {"per_task_cap": plan.per_task_cap, "max_length": plan.max_length,
                       "instruction_share": mode.instruction_share,
                       # the dense loss must not be able to count labels (MixtureConfig.class_counts)
