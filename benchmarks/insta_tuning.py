@@ -145,7 +145,7 @@ def run_all(index: list[dict[str, str]]) -> dict[str, str]:
     from taskmix.pipeline.run import run_experiment
 
     failed: dict[str, str] = {}
-    configs = list(dict.fromkeys(row["config"] for row in index))  # a shared run has a row per target
+    configs = insta_plan.index_configs(index)
     for i, config in enumerate(configs, start=1):
         log(f"({i}/{len(configs)}) taskmix run {config}")
         try:
@@ -216,10 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     runs = insta_plan.plan_runs(plan, selections)
     paths = insta_plan.write_configs(runs, folder, note="benchmarks/insta_tuning.py")
     insta_plan.validate_configs(paths)
-    reused = sorted({r.name for r in runs if r.trained_in and r.protocol == "four_shot"})
+    # a condition that selected the tasks of one before it: evaluated with that one's model
+    reused = {r.name: r.trained_dir.name for r in runs if r.trained_in and r.protocol == "four_shot"}
     log(f"{len(paths)} configs written to {folder} and validated ({plan.mode} mode, {len(plan.targets)} targets, "
         f"conditions: {', '.join(insta_plan.conditions(plan))}; "
-        f"{len(reused)} reuse an earlier condition's model{': ' + ', '.join(reused) if reused else ''})")
+        f"{len(reused)} reuse an earlier condition's model{': ' + ', '.join(sorted(reused)) if reused else ''})")
     if args.dry_run:
         return 0
     index = insta_plan.read_index(folder)
@@ -232,10 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         "targets": targets,
         "plan": asdict(plan),
         "aligned_encoder": encoder,
-        # a condition that selected the tasks of one before it: evaluated with that one's model
-        "reused_models": {r.name: r.trained_dir.name for r in runs if r.trained_in and r.protocol == "four_shot"},
+        "reused_models": reused,
         **({"failed": failed} if failed else {}),
-        "commands": [f"taskmix run {c}" for c in dict.fromkeys(r["config"] for r in index)],
+        "commands": [f"taskmix run {c}" for c in insta_plan.index_configs(index)],
         "wall_s": round(time.time() - t0, 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

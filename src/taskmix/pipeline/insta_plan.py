@@ -237,16 +237,19 @@ def _eval(plan: InstaPlan, targets: Sequence[str], shots: int) -> dict[str, Any]
             "progress": False, "plots": False}
 
 
+def _eval_only(plan: InstaPlan, targets: tuple[str, ...], condition: str, protocol: str, name: str, model: str,
+               trained_in: str = "") -> PlannedRun:
+    """An eval-only run: ``model`` (the base, or a tuned run's model folder) on ``targets``."""
+    shots = plan.shots if protocol == "four_shot" else 0
+    return PlannedRun(targets, condition, protocol, name, {
+        "name": name, "model": model, "seed": plan.seed, "out": str(Path(plan.runs) / name),
+        "eval": _eval(plan, targets, shots), "report": False}, trained_in)
+
+
 def _base_runs(plan: InstaPlan, targets: tuple[str, ...], stem: str) -> list[PlannedRun]:
     """The base model on ``targets``, each protocol of the mode."""
-    runs = []
-    for protocol in mode_of(plan).protocols:
-        shots = plan.shots if protocol == "four_shot" else 0
-        name = f"{stem}-base" + ("" if protocol == "four_shot" else "-zeroshot")
-        runs.append(PlannedRun(targets, "base", protocol, name, {
-            "name": name, "model": plan.model, "seed": plan.seed, "out": str(Path(plan.runs) / name),
-            "eval": _eval(plan, targets, shots), "report": False}))
-    return runs
+    return [_eval_only(plan, targets, "base", protocol, f"{stem}-base" + ("" if protocol == "four_shot" else "-zeroshot"),
+                       plan.model) for protocol in mode_of(plan).protocols]
 
 
 def _tuned_runs(plan: InstaPlan, targets: tuple[str, ...], stem: str, condition: str,
@@ -257,13 +260,10 @@ def _tuned_runs(plan: InstaPlan, targets: tuple[str, ...], stem: str, condition:
     run of the plan that trained on the same tasks; then the 4-shot run only evaluates its model."""
     root, mode = Path(plan.runs), mode_of(plan)
     name = f"{stem}-{condition}"
-    trained = reuse or name
-    model_dir = str(root / trained / "train" / "run" / MODEL_DIR)
+    model_dir = str(root / (reuse or name) / "train" / "run" / MODEL_DIR)
     trained_in = str(root / reuse) if reuse else ""
     if reuse:
-        runs = [PlannedRun(targets, condition, "four_shot", name, {
-            "name": name, "model": model_dir, "seed": plan.seed, "out": str(root / name),
-            "eval": _eval(plan, targets, plan.shots), "report": False}, trained_in)]
+        runs = [_eval_only(plan, targets, condition, "four_shot", name, model_dir, trained_in)]
     else:
         runs = [PlannedRun(targets, condition, "four_shot", name, {
             "name": name, "model": plan.model, "seed": plan.seed, "out": str(root / name),
@@ -278,10 +278,7 @@ def _tuned_runs(plan: InstaPlan, targets: tuple[str, ...], stem: str, condition:
             "eval": _eval(plan, targets, plan.shots), "eval_models": ["tuned"], "report": False,
         })]
     if "zero_shot" in mode.protocols:
-        zname = f"{name}-zeroshot"
-        runs.append(PlannedRun(targets, condition, "zero_shot", zname, {
-            "name": zname, "model": model_dir, "seed": plan.seed,
-            "out": str(root / zname), "eval": _eval(plan, targets, 0), "report": False}, trained_in))
+        runs.append(_eval_only(plan, targets, condition, "zero_shot", f"{name}-zeroshot", model_dir, trained_in))
     return runs
 
 
@@ -407,3 +404,8 @@ def read_index(folder: Path) -> list[dict[str, str]]:
         raise TaskmixError(f"{path}: not a plan index (a list of rows with {', '.join(sorted(INDEX_KEYS))}); "
                            "delete it and write the configs again")
     return rows
+
+
+def index_configs(index: Sequence[Mapping[str, str]]) -> list[str]:
+    """The index's configs once each, in order (a run several targets share has a row per target)."""
+    return list(dict.fromkeys(row["config"] for row in index))

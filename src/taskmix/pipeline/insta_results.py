@@ -181,12 +181,19 @@ def collect(index: list[dict[str, str]], mode: str = "instruction") -> tuple[dic
     targets: dict[str, Any] = {}
     diffs: dict[str, dict[str, dict[str, dict[str, list[float]]]]] = {
         v: {"accuracy": {}, "balanced_accuracy": {}} for v, _, _ in views}
+    read: dict[str, EvalRun] = {}  # eval folder -> its run, read once (a shared run serves every target)
+
+    def eval_run(folder: str) -> EvalRun:
+        if folder not in read:
+            read[folder] = read_run(folder)
+        return read[folder]
+
     for target in dict.fromkeys(r["target"] for r in index):
         rows = [r for r in index if r["target"] == target]
         entry: dict[str, Any] = {"conditions": {r["condition"]: condition_info(Path(r["run_dir"]))
                                                 for r in rows if r["protocol"] == "four_shot" and r["condition"] != "base"}}
         for protocol in MODES[mode].protocols:
-            runs = {r["condition"]: of_target(read_run(r["eval"]), target) for r in rows
+            runs = {r["condition"]: of_target(eval_run(r["eval"]), target) for r in rows
                     if r["protocol"] == protocol and (Path(r["eval"]) / "results.json").is_file()}
             if not runs:
                 continue
