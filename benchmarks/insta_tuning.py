@@ -140,6 +140,25 @@ def train_encoder(plan: insta_plan.InstaPlan, args: argparse.Namespace) -> dict[
     return encoder_record(out)
 
 
+def notes_of(plan: insta_plan.InstaPlan, index: list[dict[str, str]], reused: dict[str, str],
+             extra: list[str]) -> list[str]:
+    """The results file's notes: what this run can state itself (budget, shared pool, reused
+    models, conditions without results), then ``extra`` (``--note``: what it cannot, e.g. load)."""
+    mode = "LoRA r 16" if plan.lora else "full fine-tuning"
+    notes = [f"Budget: {plan.steps} steps x {plan.batch_size} = {plan.steps * plan.batch_size} prompts per condition "
+             f"({mode}, lr {plan.lr:g}, max_length {plan.max_length}), the same for every condition."]
+    if plan.shared_pool:
+        notes.append("shared_pool: one pool for every target; the random draws and all are trained once and evaluated "
+                     "on every target, so the targets are not independent.")
+    if reused:
+        notes.append("Models reused for identical task sets: " + ", ".join(f"{k} uses {v}" for k, v in sorted(reused.items())))
+    missing = insta_results.unfinished(index)
+    if missing:
+        notes.append("Without results (left out of every figure): "
+                     + "; ".join(f"{cond}: {', '.join(ts)}" for cond, ts in missing.items()))
+    return notes + extra
+
+
 def run_all(index: list[dict[str, str]]) -> dict[str, str]:
     """``taskmix run`` each config in order; a failure is recorded and the others go on."""
     from taskmix.pipeline.run import run_experiment
@@ -194,12 +213,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                     help="train every INSTA condition even when it selects the tasks of one planned before it")
     ap.add_argument("--dry-run", action="store_true", help="write and validate the YAMLs; train nothing")
     ap.add_argument("--collect-only", action="store_true", help="only read finished runs into --out")
+    ap.add_argument("--table", action="store_true",
+                    help="print --out's per-target tables (markdown, what the README quotes) and exit")
+    ap.add_argument("--note", action="append", default=[],
+                    help="a line for this mode's notes in the results file, after the ones the runner writes "
+                         "itself (budget, reused models, missing results); repeat for more")
     ap.add_argument("--out", default=str(RESULT))
     return ap.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.table:
+        return print_tables(Path(args.out))
     plan = plan_from(args)
     folder = Path(args.configs or ROOT / "configs" / "insta" / ("symbol" if args.symbol else ""))
     insta_plan.check_plan(plan)
@@ -239,9 +265,22 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": round(time.time() - t0, 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "notes": notes_of(plan, index, reused, args.note),
     }
     atomic_write_json(out, insta_results.merge_results(old, data, plan.mode, HISTORY_LABEL))
     print(json.dumps(data["summary"], indent=2))
+    return 0
+
+
+def print_tables(path: Path) -> int:
+    """Each mode's per-target table of the results file at ``path``."""
+    data = read_results(path)
+    if data is None:
+        raise TaskmixError(f"{path}: no results file (run the experiment or --collect-only first)")
+    for mode, m in insta_plan.MODES.items():
+        block = data.get(m.result_key) if m.result_key else data
+        if isinstance(block, dict) and block.get("targets"):
+            print(f"{mode} mode ({path.name}):\n\n{insta_results.markdown_table(block['targets'], mode)}\n")
     return 0
 
 

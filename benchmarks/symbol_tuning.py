@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from taskmix.errors import TaskmixError  # noqa: E402
+from taskmix.fileio import atomic_write_json  # noqa: E402
 from taskmix.evaluation.compare import SYMBOLS_MEAN, Difference, compare_runs  # noqa: E402
 from taskmix.evaluation.results import AVERAGE, EvalRun, read_run  # noqa: E402
 from taskmix.evaluation.summary import run_diagnostics  # noqa: E402
@@ -231,8 +232,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ablation-config", action="append", default=[], help="its YAML (in the order of --ablation-run)")
     ap.add_argument("--ablation-algorithmic", action="append", default=[],
                     help="algorithmic eval folder of its tuned model (in the order of --ablation-run)")
+    ap.add_argument("--note", action="append", default=[],
+                    help="a line for the entry's notes (what the files cannot say: machine load, renamed folders); "
+                         "repeat for more")
     ap.add_argument("--out", default=str(RESULT))
     args = ap.parse_args(argv)
+    out = Path(args.out)
+    try:
+        data = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {"models": {}}
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, OSError) as e:
+        print(f"symbol_tuning.py: {out}: unreadable results file ({e}); fix or move it", file=sys.stderr)
+        return 2
     try:
         base, tuned, train_dir = experiment_runs(Path(args.run))
         base_alg = read_run(args.base_algorithmic) if args.base_algorithmic else None
@@ -287,12 +299,11 @@ def main(argv: list[str] | None = None) -> int:
         "commands": commands,
         "fingerprints": {"base": base.fingerprint, "tuned": tuned.fingerprint},
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **({"notes": args.note} if args.note else {}),
     }
-    out = Path(args.out)
-    data = json.loads(out.read_text()) if out.is_file() else {"models": {}}
     data.setdefault("models", {})[args.model] = entry
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(data, indent=2) + "\n")
+    atomic_write_json(out, data)
     print(json.dumps({"tuned_minus_base_pp": entry["tuned_minus_base_pp"],
                       "tuned_minus_base_balanced_pp": entry["tuned_minus_base_balanced_pp"],
                       "goals_all_met": entry["goals"]["all_met"]}, indent=2))

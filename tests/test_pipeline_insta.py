@@ -247,3 +247,23 @@ def test_planned_selections_are_the_select_stages(tmp_path, mirror):
     pool = insta_plan.shared_pool_of(plan)
     assert chosen[("cb", "insta")] == {c.name for c in run_selection(SelectSection(target="cb", k=3, candidates=pool), 0).tasks}
     assert chosen[("cb", "insta")] == chosen[("rte", "insta")] == {"mnli", "snli", "qnli"}  # all-MiniLM-L6-v2, 2026-11-30
+
+
+def test_the_markdown_table_averages_the_draws_and_leaves_out_what_did_not_run():
+    def model(acc, bal, top):
+        return {"accuracy": acc, "balanced_accuracy": bal, "top_prediction_share": top}
+
+    def run(pp, bal, lo, hi):
+        return {"pp": pp, "balanced_pp": bal, "ci95_pp": [lo, hi]}
+
+    block = {"base": model(0.5, 0.5, 0.9), "insta": model(0.6, 0.55, 0.7),
+             "random0": model(0.4, 0.45, 0.8), "random1": model(0.5, 0.55, 0.6), "all": model(0.55, None, 1.0),
+             "insta_minus_random": {"pp": 15.0, "runs": {"random0": run(20.0, 10.0, 5.0, 30.0),
+                                                          "random1": run(10.0, 0.0, -2.0, 20.0)}}}
+    table = insta_results.markdown_table({"cb": {"four_shot": block}, "rte": {}})
+    assert table.splitlines() == [
+        "| target | view | base | INSTA | random (mean of 2) | all | INSTA - random |",
+        "|---|---|---|---|---|---|---|",
+        "| cb | four-shot | 50.0 / 50.0 / 90.0 | 60.0 / 55.0 / 70.0 | 45.0 / 50.0 / 70.0 | 55.0 / - / 100.0 "
+        "| +15.0 / +5.0 ([+5.0, +30.0], [-2.0, +20.0]) |",
+    ]

@@ -4,9 +4,7 @@ collector and summary per setting and pooled, and one results file shared by bot
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
@@ -14,6 +12,7 @@ from taskmix.errors import TaskmixError
 from taskmix.evaluation.suites import suite_tasks
 from taskmix.pipeline import experiment, insta_plan, insta_results
 from taskmix.pipeline.experiment import load_experiment
+from tests.plugins.scripts import load_script
 
 SYMBOL_EVAL = {t.name for t in suite_tasks("symbol-eval")}
 
@@ -131,11 +130,7 @@ def test_each_mode_keeps_the_other_modes_results():
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location(
-        "insta_tuning_script", Path(__file__).resolve().parents[1] / "benchmarks" / "insta_tuning.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
+    return load_script("insta_tuning")
 
 
 def test_the_runner_keeps_the_other_modes_results_in_the_file(tmp_path, mirror):
@@ -149,10 +144,17 @@ def test_the_runner_keeps_the_other_modes_results_in_the_file(tmp_path, mirror):
     sym = data["select_then_symbol_tune"]
     assert sym["plan"]["mode"] == "symbol" and set(sym["targets"]) == {"subj", "tweeteval/hate"}
     assert len(list((tmp_path / "sym").glob("*.yaml"))) == 2 * (1 + 3)
-    assert script.main(["--targets", "cb", "--configs", str(tmp_path / "instr"), *common]) == 0
+    assert script.main(["--targets", "cb", "--configs", str(tmp_path / "instr"), *common, "--note", "ran alone"]) == 0
     data = json.loads(out.read_text())
     assert data["select_then_symbol_tune"] == sym and data["plan"]["mode"] == "instruction"
     assert data["history"] == {"old": SMOLLM2} and set(data["targets"]) == {"cb"}
+    # the notes say the budget and what has no results (nothing ran here), then the user's line
+    budget, missing, user = data["notes"]
+    assert budget.startswith("Budget: 60 steps x 8 = 480 prompts per condition (LoRA r 16, lr 0.0002")
+    assert missing == ("Without results (left out of every figure): base (four_shot): cb; base (zero_shot): cb; "
+                       "insta (four_shot): cb; insta (zero_shot): cb; random0 (four_shot): cb; "
+                       "random0 (zero_shot): cb; all (four_shot): cb; all (zero_shot): cb")
+    assert user == "ran alone" and sym["notes"][-1].startswith("Without results")
 
 
 def test_the_runner_records_the_encoder_and_refuses_an_unreadable_results_file(tmp_path, mirror):

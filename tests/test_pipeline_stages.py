@@ -19,6 +19,29 @@ def test_stage_key_is_canonical():
     assert stage_key({"a": 1}) != stage_key({"a": 2})
 
 
+def test_a_field_added_later_leaves_the_key_of_older_runs_alone():
+    import dataclasses
+
+    from taskmix.config import KEY_NEUTRAL, key_dict, to_dict
+    from taskmix.mixture.config import MixtureConfig
+
+    # the build key of an equal-count mixture made before class_counts existed (its material had no such field)
+    old = {k: v for k, v in to_dict(MixtureConfig(max_length=512)).items() if k != "class_counts"}
+    assert stage_key(key_dict(MixtureConfig(max_length=512))) == stage_key(old)
+    assert key_dict(MixtureConfig(max_length=512, class_counts="independent"))["class_counts"] == "independent"
+    assert to_dict(MixtureConfig())["class_counts"] == "equal"  # what is written down keeps every field
+
+    @dataclasses.dataclass(frozen=True)
+    class Inner:
+        n: int = dataclasses.field(default=0, metadata={KEY_NEUTRAL: 0})
+
+    @dataclasses.dataclass(frozen=True)
+    class Outer:
+        inner: tuple = (Inner(), Inner(2))
+
+    assert key_dict(Outer()) == {"inner": [{}, {"n": 2}]}  # also inside nested records
+
+
 def test_rerun_skips_done_stage(tmp_path):
     calls = []
     runner = StageRunner(tmp_path, log=lambda s: None)

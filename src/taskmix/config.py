@@ -28,6 +28,10 @@ DTYPE_SPELLINGS = {"fp32": "fp32", "float32": "fp32", "bf16": "bf16", "bfloat16"
 #: A YAML file whose aliases expand to more values than this is refused ("billion laughs").
 MAX_YAML_VALUES = 100_000
 
+#: Field metadata key: the value of a field added after runs were made at which it reproduces
+#: the behaviour from before it existed (see :func:`key_dict`).
+KEY_NEUTRAL = "key_neutral"
+
 _SHOW = reprlib.Repr()
 _SHOW.maxstring = _SHOW.maxother = 80
 _SHOW.maxlist = _SHOW.maxtuple = _SHOW.maxdict = _SHOW.maxset = 6
@@ -155,19 +159,30 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
 
 def to_dict(config: Any) -> dict[str, Any]:
     """Plain data (lists, dicts, scalars) for a config dataclass, suitable for YAML/JSON."""
+    return _plain(config, for_key=False)
 
-    def plain(v: Any) -> Any:
-        if dataclasses.is_dataclass(v):
-            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
-        if isinstance(v, (list, tuple)):
-            return [plain(x) for x in v]
-        if isinstance(v, dict):
-            return {k: plain(x) for k, x in v.items()}
-        if isinstance(v, Path):
-            return str(v)
-        return v
 
-    return plain(config)
+def _plain(v: Any, for_key: bool) -> Any:
+    if dataclasses.is_dataclass(v):
+        return {f.name: _plain(getattr(v, f.name), for_key) for f in dataclasses.fields(v)
+                if not (for_key and KEY_NEUTRAL in f.metadata and getattr(v, f.name) == f.metadata[KEY_NEUTRAL])}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x, for_key) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x, for_key) for k, x in v.items()}
+    if isinstance(v, Path):
+        return str(v)
+    return v
+
+
+def key_dict(config: Any) -> dict[str, Any]:
+    """:func:`to_dict` for a stage key: fields at their :data:`KEY_NEUTRAL` value are left out.
+
+    A field added to a config later declares, with ``field(metadata={KEY_NEUTRAL: value})``,
+    the value that does what the code did before the field existed; at that value the field
+    is not part of the key, so a ``taskmix run`` folder made before it stays up to date
+    instead of building and training again. Any other value is in the key as usual."""
+    return _plain(config, for_key=True)
 
 
 def load_yaml(path: str | Path) -> Any:

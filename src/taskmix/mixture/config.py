@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ..config import KEY_NEUTRAL
 from ..errors import ConfigError
 from ..prompts.formats import get_format
 from ..symbols import KINDS
@@ -58,7 +59,7 @@ class MixtureConfig:
     per_task_cap: int = 25_000
     min_exemplars_per_class: int = 2
     max_exemplars_per_class: int = 10
-    class_counts: str = "equal"
+    class_counts: str = field(default="equal", metadata={KEY_NEUTRAL: "equal"})  # added later: equal is the old way
     max_length: int = 1024
     tokenizer: str = ""
     chars_per_token: float = 4.0

@@ -234,6 +234,16 @@ def collect(index: list[dict[str, str]], mode: str = "instruction") -> tuple[dic
     return targets, diffs
 
 
+def unfinished(index: Sequence[Mapping[str, str]]) -> dict[str, list[str]]:
+    """Per condition and protocol (``"aligned (zero_shot)"``), the targets of ``index`` whose
+    evaluation has no results: what :func:`collect` leaves out, for the results file's notes."""
+    missing: dict[str, list[str]] = {}
+    for row in index:
+        if not (Path(row["eval"]) / "results.json").is_file():
+            missing.setdefault(f"{row['condition']} ({row['protocol']})", []).append(row["target"])
+    return missing
+
+
 def summary_of(diffs: dict[str, Any], seed: int, mode: str = "instruction") -> dict[str, Any]:
     """The summary of a mode's results: its first view's accuracy at the top (4-shot; in
     symbol mode the pooled symbol settings), its balanced accuracy and every other view beside it."""
@@ -273,3 +283,70 @@ def merge_results(old: Mapping[str, Any] | None, new: dict[str, Any], mode: str,
     if key:
         return {**old, **kept, key: new}
     return {**keep_history(old, new, label), **kept}
+
+
+# ---------------------------------------------------------------------------
+# Markdown table of a results file (what the README quotes)
+# ---------------------------------------------------------------------------
+
+_CONDITIONS = ("base", "insta", "aligned", "random", "all")
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def _model_cell(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Accuracy / balanced accuracy / top-answer share (%), the mean over ``rows`` (the random draws)."""
+    if not rows:
+        return "-"
+
+    def mean(key: str) -> float | None:
+        vals = [r[key] for r in rows if r.get(key) is not None]
+        return sum(vals) / len(vals) if vals else None
+
+    return " / ".join(_pct(mean(k)) for k in ("accuracy", "balanced_accuracy", "top_prediction_share"))
+
+
+def _contrast_cell(block: Mapping[str, Any] | None) -> str:
+    """Accuracy / balanced accuracy (pp, the mean over the control runs) and each run's 95% interval."""
+    if not block:
+        return "-"
+    runs = list(block["runs"].values())
+    bal = [r["balanced_pp"] for r in runs if r.get("balanced_pp") is not None]
+    head = f"{block['pp']:+.1f} / " + (f"{sum(bal) / len(bal):+.1f}" if bal else "-")
+    return head + " (" + ", ".join(f"[{r['ci95_pp'][0]:+.1f}, {r['ci95_pp'][1]:+.1f}]" for r in runs) + ")"
+
+
+def markdown_table(targets: Mapping[str, Any], mode: str = "instruction") -> str:
+    """The per-target table of a results file's ``targets`` (:func:`collect`), one row per
+    target and view: each condition's accuracy / balanced accuracy / top-answer share (%; the
+    random draws averaged, their number in the header) and the contrasts' differences in
+    accuracy / balanced accuracy (pp) with each control run's paired 95% interval. Conditions
+    and contrasts without any result are left out."""
+    views = [v for v, _, _ in MODES[mode].views]
+    blocks = [(t, v, e[v]) for t, e in targets.items() for v in views if v in e]
+
+    def conditions_of(block: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
+        out: dict[str, list[Mapping[str, Any]]] = {}
+        for name, row in block.items():
+            kind = "random" if name.startswith("random") else name
+            if kind in _CONDITIONS:
+                out.setdefault(kind, []).append(row)
+        return out
+
+    present = [c for c in _CONDITIONS if any(c in conditions_of(b) for _, _, b in blocks)]
+    draws = max((len(conditions_of(b).get("random", [])) for _, _, b in blocks), default=0)
+    contrasts = [c for c in CONTRASTS if any(c in b for _, _, b in blocks)]
+    names = {"base": "base", "insta": "INSTA", "aligned": "aligned", "random": f"random (mean of {draws})", "all": "all"}
+    header = ["target", "view", *(names[c] for c in present),
+              *(c.replace("_minus_", " - ").replace("insta", "INSTA") for c in contrasts)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    previous = None
+    for target, view, block in blocks:
+        conds = conditions_of(block)
+        cells = [target if target != previous else "", view.replace("_", "-"),
+                 *(_model_cell(conds.get(c, [])) for c in present), *(_contrast_cell(block.get(c)) for c in contrasts)]
+        lines.append("| " + " | ".join(cells) + " |")
+        previous = target
+    return "\n".join(lines)

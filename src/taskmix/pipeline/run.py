@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import __version__
-from ..config import to_dict
+from ..config import key_dict, to_dict
 from ..errors import TaskmixError
 from ..evaluation.preflight import prepare_eval
 from ..evaluation.runner import run_eval
@@ -144,7 +144,7 @@ def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) ->
             build_symbol_mixture(mcfg, d / "mixture")
             return d / "mixture"
 
-        mixture_dir, build_key = runner.run("build", {**base, "select": select_key, "build": to_dict(mcfg)},
+        mixture_dir, build_key = runner.run("build", {**base, "select": select_key, "build": key_dict(mcfg)},
                                             build, lambda d: d / "mixture")
 
     tuned = None
@@ -158,7 +158,7 @@ def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) ->
         def load_trained(d: Path) -> Path:
             return d / "run" / rundir.MODEL_DIR
 
-        tuned, _ = runner.run("train", {**base, "build": build_key, "train": to_dict(tcfg)}, do_train, load_trained)
+        tuned, _ = runner.run("train", {**base, "build": build_key, "train": key_dict(tcfg)}, do_train, load_trained)
         tuned_key = runner.outcomes[-1].key
 
     evals: list[tuple[str, Path]] = []
@@ -168,7 +168,7 @@ def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) ->
         ecfg = cfg.eval_config(model, str(runner.stage_dir(name) / "results"))
         upstream = tuned_key if label == "tuned" else None
         material = {**base, "upstream": upstream, "scoring": SCORING_VERSION,  # new scoring rules: evaluate again
-                    "eval": {k: v for k, v in to_dict(ecfg).items() if k not in ("model", "out")}}
+                    "eval": {k: v for k, v in key_dict(ecfg).items() if k not in ("model", "out")}}
 
         def do_eval(d: Path, ecfg: Any = ecfg, label: str = label) -> Path:
             with write_failures(d / "results"):
