@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import random
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -173,10 +174,12 @@ def fine_tune(base: Path, pairs: Sequence[Pair], out: Path, config: AlignConfig)
     loader = DataLoader(examples, shuffle=True, batch_size=batch_size, generator=generator)  # type: ignore[arg-type]
     loss = CosineSimilarityLoss(model)
     steps = max(1, len(loader) * config.epochs)
-    model.fit(
-        train_objectives=[(loader, loss)], epochs=config.epochs, warmup_steps=int(0.1 * steps),
-        optimizer_params={"lr": config.lr}, show_progress_bar=False,
-    )
+    with warnings.catch_warnings():  # fit() always asks to pin memory; without an accelerator torch warns
+        warnings.filterwarnings("ignore", message=".*'pin_memory' argument is set as true but no accelerator")
+        model.fit(
+            train_objectives=[(loader, loss)], epochs=config.epochs, warmup_steps=int(0.1 * steps),
+            optimizer_params={"lr": config.lr}, show_progress_bar=False,
+        )
     model.max_seq_length = inference_length
     out.mkdir(parents=True, exist_ok=True)
     model.save(str(out))
