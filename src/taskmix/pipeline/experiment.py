@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import from_dict, load_mapping, show, to_dict
+from ..config import KEY_NEUTRAL, from_dict, key_dict, load_mapping, show
 from ..errors import ConfigError
 from ..evaluation.config import EvalConfig
 from ..mixture.config import DEFAULT_TASKS, MixtureConfig
@@ -33,8 +33,6 @@ from ..selection.tuning_pool import METHODS
 from ..training.config import TrainConfig
 
 EVAL_MODELS = ("base", "tuned")
-#: Select fields added after runs were recorded, with the value those runs had.
-SELECT_LATER_FIELDS: dict[str, Any] = {"method": "insta", "draw": 0}
 
 
 @dataclass(frozen=True)
@@ -73,8 +71,8 @@ class SelectSection:
     aggregate: str = "mean"
     encoder: str = ""
     exclude_same_source: bool = True
-    method: str = "insta"
-    draw: int = 0
+    method: str = field(default="insta", metadata={KEY_NEUTRAL: "insta"})  # added later (key_dict)
+    draw: int = field(default=0, metadata={KEY_NEUTRAL: 0})
 
     def __post_init__(self) -> None:
         if bool(self.target.strip()) == bool(self.instruction.strip()):
@@ -110,7 +108,7 @@ class SelectSection:
     def identity(self) -> dict[str, Any]:
         """The section as the select stage's key sees it: fields added later are left out at
         the value earlier runs had, so their run folders keep their keys."""
-        return {k: v for k, v in to_dict(self).items() if not (k in SELECT_LATER_FIELDS and v == SELECT_LATER_FIELDS[k])}
+        return key_dict(self)
 
 
 @dataclass(frozen=True)

@@ -208,7 +208,8 @@ class TrainConfig:
 RESUME_FREE_FIELDS = ("progress", "save_every", "keep_checkpoints", "log_every", "eval_every", "eval_tasks",
                       "eval_settings", "eval_queries", "eval_block_size", "eval_max_length")
 # Fields added after runs were recorded, with the value those runs had: a run folder's
-# identity leaves them out at that value, so older runs still resume.
+# identity leaves them out at that value, so older runs still resume. (Stage keys have held
+# them from the start; fields added after stage keys say so with config.KEY_NEUTRAL.)
 LATER_FIELDS = {"label_loss": "query", "freeze_embeddings": False}
 
 
