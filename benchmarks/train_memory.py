@@ -1,5 +1,5 @@
-"""Where full fine-tuning of Gemma 3 270M spends memory and time, and what freezing its
-embedding table saves.
+"""Where training Gemma 3 270M spends memory and time: full fine-tuning, with its embedding
+table frozen, LoRA, and each with gradient checkpointing.
 
 Each variant trains in a fresh process (``taskmix train``) for a few steps on the same
 mixture and reports peak resident memory (``/usr/bin/time``-style, from ``resource``),
@@ -24,7 +24,13 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-VARIANTS = {"full": [], "full, frozen embeddings": ["--freeze-embeddings"]}
+VARIANTS = {
+    "full": ["--full"],
+    "full, frozen embeddings": ["--full", "--freeze-embeddings"],
+    "full, gradient checkpointing": ["--full", "--gradient-checkpointing"],
+    "lora": ["--lora"],
+    "lora, gradient checkpointing": ["--lora", "--gradient-checkpointing"],
+}
 
 
 def parameter_counts(model: str) -> dict[str, int]:
@@ -43,7 +49,7 @@ def parameter_counts(model: str) -> dict[str, int]:
 def run_variant(model: str, data: str, steps: int, batch: int, max_length: int, extra: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "taskmix", "train", "--model", model, "--data", data, "--out", f"{tmp}/run",
-               "--full", "--dtype", "bf16", "--steps", str(steps), "--batch-size", str(batch), "--max-length",
+               "--dtype", "bf16", "--steps", str(steps), "--batch-size", str(batch), "--max-length",
                str(max_length), "--save-every", "0", "--no-progress", *extra]
         t0 = time.perf_counter()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)

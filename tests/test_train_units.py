@@ -105,3 +105,30 @@ def test_freeze_embeddings_with_lora_is_refused():
 
     with pytest.raises(ConfigError, match="freeze_embeddings applies to full fine-tuning"):
         TrainConfig(lora=True, freeze_embeddings=True)
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_gradient_checkpointing_gives_the_same_losses_and_weights(train_tiny_model, tiny_mixture, tmp_path, lora):
+    import json
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from taskmix.training import TrainConfig, train
+
+    runs = {}
+    for checkpointing in (False, True):
+        config = TrainConfig(lr=5e-3, batch_size=4, max_steps=3, warmup_steps=1, progress=False, max_length=256,
+                             lora=lora, gradient_checkpointing=checkpointing, save_every=0)
+        out = tmp_path / f"run-{checkpointing}"
+        result = train(str(train_tiny_model), tiny_mixture, out, config)
+        losses = [json.loads(line)["loss"] for line in (out / "loss.jsonl").read_text().splitlines() if '"loss"' in line]
+        runs[checkpointing] = (losses, AutoModelForCausalLM.from_pretrained(result.model_dir, dtype=torch.float32))
+    from taskmix.training.model import load_for_training
+
+    model, _ = load_for_training(train_tiny_model, TrainConfig(lora=lora, gradient_checkpointing=True))
+    assert any(getattr(m, "gradient_checkpointing", False) for m in model.modules())  # it is on
+    (plain, plain_model), (ckpt, ckpt_model) = runs[False], runs[True]
+    assert len(plain) == 3 and ckpt == pytest.approx(plain, abs=1e-6)
+    for (name, a), (_, b) in zip(plain_model.named_parameters(), ckpt_model.named_parameters()):
+        assert torch.allclose(a, b, atol=1e-6), name

@@ -27,7 +27,8 @@ from ..training.loop import train
 from .flags import add_config_flags, given
 
 OVERRIDES = ("lora", "max_steps", "epochs", "lr", "batch_size", "grad_accum", "max_length", "dtype", "seed",
-             "save_every", "progress", "label_loss", "eval_every", "eval_tasks", "freeze_embeddings")
+             "save_every", "progress", "label_loss", "eval_every", "eval_tasks", "freeze_embeddings",
+             "gradient_checkpointing")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -20,7 +20,8 @@ from .config import TrainConfig
 
 def load_for_training(model_dir: Path, config: TrainConfig) -> tuple[Any, Any]:
     """(model, tokenizer) in fp32, with a LoRA adapter if ``config.lora``, the input
-    embeddings frozen if ``config.freeze_embeddings``."""
+    embeddings frozen if ``config.freeze_embeddings``, layers recomputed in the backward
+    pass if ``config.gradient_checkpointing``."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -30,6 +31,8 @@ def load_for_training(model_dir: Path, config: TrainConfig) -> tuple[Any, Any]:
     except (OSError, ValueError) as e:
         raise TaskmixError(f"{model_dir}: cannot load model ({' '.join(str(e).split())[:200]})") from None
     model.config.use_cache = False
+    if config.gradient_checkpointing:  # non-reentrant: needs no input that requires grad (LoRA, frozen embeddings)
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if config.freeze_embeddings:  # the output layer too when it is the same tensor (tied)
         model.get_input_embeddings().weight.requires_grad_(False)
     if config.lora:
