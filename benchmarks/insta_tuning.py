@@ -65,6 +65,7 @@ from taskmix.errors import TaskmixError  # noqa: E402
 from taskmix.fileio import atomic_write_json  # noqa: E402
 from taskmix.pipeline import insta_plan, insta_results  # noqa: E402
 from taskmix.pipeline.experiment import load_experiment  # noqa: E402
+from taskmix.training.config import TrainConfig  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "insta_tuning.json"
 ALIGN_FILE = "taskmix_align.json"  # what taskmix.selection.align writes beside the encoder
@@ -144,7 +145,7 @@ def notes_of(plan: insta_plan.InstaPlan, index: list[dict[str, str]], reused: di
              extra: list[str]) -> list[str]:
     """The results file's notes: what this run can state itself (budget, shared pool, reused
     models, conditions without results), then ``extra`` (``--note``: what it cannot, e.g. load)."""
-    mode = "LoRA r 16" if plan.lora else "full fine-tuning"
+    mode = f"LoRA r {TrainConfig().lora_r}" if plan.lora else "full fine-tuning"  # the plan keeps the default rank
     notes = [f"Budget: {plan.steps} steps x {plan.batch_size} = {plan.steps * plan.batch_size} prompts per condition "
              f"({mode}, lr {plan.lr:g}, max_length {plan.max_length}), the same for every condition."]
     if plan.shared_pool:

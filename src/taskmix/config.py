@@ -182,9 +182,9 @@ def key_dict(config: Any) -> dict[str, Any]:
     the value that does what the code did before the field existed; at that value the field
     is not part of the key, so a ``taskmix run`` folder made before it stays up to date
     instead of building and training again. Any other value is in the key as usual.
-    (A training folder's resume identity keeps its own list,
-    :data:`taskmix.training.config.LATER_FIELDS`: those fields came after training folders
-    but before stage keys, so stage keys have always held them.)"""
+    A training folder's resume identity reads the same metadata (and keeps its own list,
+    :data:`taskmix.training.config.LATER_FIELDS`, for fields that came after training folders
+    but before stage keys, which stage keys have always held)."""
     return _plain(config, for_key=True)
 
 

@@ -324,9 +324,6 @@ def markdown_table(targets: Mapping[str, Any], mode: str = "instruction") -> str
     random draws averaged, their number in the header) and the contrasts' differences in
     accuracy / balanced accuracy (pp) with each control run's paired 95% interval. Conditions
     and contrasts without any result are left out."""
-    views = [v for v, _, _ in MODES[mode].views]
-    blocks = [(t, v, e[v]) for t, e in targets.items() for v in views if v in e]
-
     def conditions_of(block: Mapping[str, Any]) -> dict[str, list[Mapping[str, Any]]]:
         out: dict[str, list[Mapping[str, Any]]] = {}
         for name, row in block.items():
@@ -335,16 +332,17 @@ def markdown_table(targets: Mapping[str, Any], mode: str = "instruction") -> str
                 out.setdefault(kind, []).append(row)
         return out
 
-    present = [c for c in _CONDITIONS if any(c in conditions_of(b) for _, _, b in blocks)]
-    draws = max((len(conditions_of(b).get("random", [])) for _, _, b in blocks), default=0)
-    contrasts = [c for c in CONTRASTS if any(c in b for _, _, b in blocks)]
+    views = [v for v, _, _ in MODES[mode].views]
+    blocks = [(t, v, e[v], conditions_of(e[v])) for t, e in targets.items() for v in views if v in e]
+    present = [c for c in _CONDITIONS if any(c in conds for *_, conds in blocks)]
+    draws = max((len(conds.get("random", [])) for *_, conds in blocks), default=0)
+    contrasts = [c for c in CONTRASTS if any(c in b for _, _, b, _ in blocks)]
     names = {"base": "base", "insta": "INSTA", "aligned": "aligned", "random": f"random (mean of {draws})", "all": "all"}
     header = ["target", "view", *(names[c] for c in present),
               *(c.replace("_minus_", " - ").replace("insta", "INSTA") for c in contrasts)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     previous = None
-    for target, view, block in blocks:
-        conds = conditions_of(block)
+    for target, view, block, conds in blocks:
         cells = [target if target != previous else "", view.replace("_", "-"),
                  *(_model_cell(conds.get(c, [])) for c in present), *(_contrast_cell(block.get(c)) for c in contrasts)]
         lines.append("| " + " | ".join(cells) + " |")

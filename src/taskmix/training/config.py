@@ -48,15 +48,15 @@ class TrainConfig:
         bucket_size: how many batches' worth of examples are sorted together by length.
         append_eos: add the tokenizer's end-of-sequence token after the target (and train on it).
         lora: train a LoRA adapter (peft) instead of all weights.
-        gradient_checkpointing: keep only each layer's input during the forward pass and
-            recompute the rest in the backward pass: the same losses and trained weights with
-            less memory and more compute (Gemma 3 270M, LoRA, batch 8 x 512: 2.4x less peak
-            memory, 1.5x slower; see the README's training section).
         freeze_embeddings: full fine-tuning without the input embeddings (nor an output layer
             tied to them): they get no gradient and no optimizer state. For a model whose
             vocabulary dominates its size (Gemma 3 270M: 262,144 x 640 of its 268M weights)
             this saves most of the memory and time of the update; see the README's training
             section for the measured effect. LoRA never trains them, so it is refused with ``lora``.
+        gradient_checkpointing: keep only each layer's input during the forward pass and
+            recompute the rest in the backward pass: the same losses and trained weights with
+            less memory and more compute (Gemma 3 270M, LoRA, batch 8 x 512: 2.4x less peak
+            memory, 1.5x slower; see the README's training section).
         lora_r: LoRA rank.
         lora_alpha: LoRA scaling numerator (scale = alpha / r).
         lora_dropout: dropout on the LoRA input.
@@ -213,9 +213,10 @@ class TrainConfig:
 RESUME_FREE_FIELDS = ("progress", "save_every", "keep_checkpoints", "log_every", "eval_every", "eval_tasks",
                       "eval_settings", "eval_queries", "eval_block_size", "eval_max_length")
 # Fields added after runs were recorded, with the value those runs had: a run folder's
-# identity leaves them out at that value, so older runs still resume. (Stage keys have held
-# them from the start; fields added after stage keys say so with config.KEY_NEUTRAL.)
-LATER_FIELDS = {"label_loss": "query", "freeze_embeddings": False, "gradient_checkpointing": False}
+# identity leaves them out at that value, so older runs still resume. Stage keys have held
+# them from the start; a field added since says so once, with config.KEY_NEUTRAL metadata,
+# which both the stage keys and the run identity read.
+LATER_FIELDS = {"label_loss": "query", "freeze_embeddings": False}
 
 
 def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:

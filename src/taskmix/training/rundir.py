@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..config import to_dict
+from ..config import key_dict
 from ..errors import TaskmixError
 from ..fileio import atomic_write_json, atomic_write_text
 from ..fileio import sha256_file as file_sha256  # noqa: F401  (re-exported)
@@ -27,8 +27,10 @@ ADAPTER_DIR = "adapter"
 
 
 def run_identity(model: str, data_sha256: str, config: TrainConfig) -> dict[str, Any]:
-    """What must match for a folder to be resumed rather than refused."""
-    cfg = {k: v for k, v in to_dict(config).items()
+    """What must match for a folder to be resumed rather than refused: fields added later are
+    left out at the value older runs had (``KEY_NEUTRAL`` metadata, as in stage keys, and
+    :data:`~taskmix.training.config.LATER_FIELDS` for those that came before stage keys)."""
+    cfg = {k: v for k, v in key_dict(config).items()
            if k not in RESUME_FREE_FIELDS and not (k in LATER_FIELDS and v == LATER_FIELDS[k])}
     return {"model": model, "data_sha256": data_sha256, "config": cfg}
 
