@@ -62,7 +62,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from taskmix.errors import TaskmixError  # noqa: E402
-from taskmix.fileio import atomic_write_json  # noqa: E402
+from taskmix.fileio import atomic_write_json, read_json_if_present  # noqa: E402
 from taskmix.pipeline import insta_plan, insta_results  # noqa: E402
 from taskmix.pipeline.experiment import load_experiment  # noqa: E402
 from taskmix.training.config import TrainConfig  # noqa: E402
@@ -84,27 +84,14 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def read_json(path: Path, what: str) -> Any:
-    """``path``'s JSON, or ``None`` when there is no such file (a one-line error when it is unreadable)."""
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, OSError) as e:
-        raise TaskmixError(f"{path}: unreadable {what} ({e}); fix or move it") from None
-
-
 def read_results(path: Path) -> dict[str, Any] | None:
     """The earlier results file (kept in the new one), or ``None``; an unreadable one is an error, never overwritten."""
-    old = read_json(path, "results file")
-    if old is not None and not isinstance(old, dict):
-        raise TaskmixError(f"{path}: not a results file (a JSON object); fix or move it")
-    return old
+    return read_json_if_present(path, "results file", require_object=True)
 
 
 def encoder_record(folder: Path) -> dict[str, Any] | None:
     """The aligned encoder's folder and its training record; ``None`` before it is trained."""
-    meta = read_json(folder / ALIGN_FILE, "aligned encoder record")
+    meta = read_json_if_present(folder / ALIGN_FILE, "aligned encoder record")
     return None if meta is None else {"path": str(folder), **meta}
 
 

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from taskmix.errors import TaskmixError  # noqa: E402
-from taskmix.fileio import atomic_write_json  # noqa: E402
+from taskmix.fileio import atomic_write_json, read_json_if_present  # noqa: E402
 from taskmix.evaluation.compare import SYMBOLS_MEAN, Difference, compare_runs  # noqa: E402
 from taskmix.evaluation.results import AVERAGE, EvalRun, read_run  # noqa: E402
 from taskmix.evaluation.summary import run_diagnostics  # noqa: E402
@@ -239,13 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out = Path(args.out)
     try:
-        data = json.loads(out.read_text(encoding="utf-8")) if out.is_file() else {"models": {}}
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-    except (ValueError, OSError) as e:
-        print(f"symbol_tuning.py: {out}: unreadable results file ({e}); fix or move it", file=sys.stderr)
-        return 2
-    try:
+        data = read_json_if_present(out, "results file", require_object=True) or {"models": {}}
         base, tuned, train_dir = experiment_runs(Path(args.run))
         base_alg = read_run(args.base_algorithmic) if args.base_algorithmic else None
         tuned_alg = read_run(args.tuned_algorithmic) if args.tuned_algorithmic else None
@@ -256,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             config = args.ablation_config[i] if i < len(args.ablation_config) else None
             alg = args.ablation_algorithmic[i] if i < len(args.ablation_algorithmic) else None
             ablations[Path(run_dir).name] = ablation_block(tuned, base_alg, Path(run_dir), config, alg)
+        ablation_alg = [(read_run(a), a) for a in args.ablation_algorithmic]  # their commands are recorded too
         tuned_of = {r: experiment_runs(Path(r))[1] for r in args.ablation_run}  # read once (predictions are lazy)
         between = {}  # every two ablations against each other, on the same prompts
         names = list(ablations)
@@ -271,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     commands = [f"taskmix run {args.config}"]
     commands += [f"taskmix run {c}" for c in args.ablation_config]
-    for run, folder in ((base_alg, args.base_algorithmic), (tuned_alg, args.tuned_algorithmic)):
+    alg_runs = [(base_alg, args.base_algorithmic), (tuned_alg, args.tuned_algorithmic), *ablation_alg]
+    for run, folder in alg_runs:
         if run is not None:
             c = run.config
             commands.append(f"taskmix eval --model {run.model} --suite algorithmic --k {c.get('k')} --max-examples "

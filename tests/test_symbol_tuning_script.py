@@ -1,6 +1,12 @@
 """benchmarks/symbol_tuning.py on bad input: one line, exit 2, the results file untouched."""
 
+import json
+
+from taskmix.evaluation.results import EvalRun, Prediction, write_run
+from taskmix.evaluation.summary import CellOutcomes, average_cells, summarize_cell
 from tests.plugins.scripts import load_script
+
+SETTINGS = ("instr_labels", "noinstr_labels", "instr_symbols", "noinstr_symbols", "flipped")
 
 
 def _script():
@@ -11,14 +17,72 @@ def test_an_unreadable_results_file_or_a_missing_run_is_one_line_and_nothing_wri
     script = _script()
     out = tmp_path / "symbol_tuning.json"
     common = ["--model", "m", "--run", str(tmp_path / "no-run"), "--config", "c.yaml", "--out", str(out)]
-    for text in ('{"models": ', "[1]"):
+    for text, message in (('{"models": ', "unreadable results file"), ("[1]", "not a results file")):
         out.write_text(text)
         assert script.main(common) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "unreadable results file" in err
+        assert err.count("\n") == 1 and message in err
         assert out.read_text() == text
     out.write_text('{"models": {"other": {}}}')
     assert script.main(common) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no-run" in err
     assert out.read_text() == '{"models": {"other": {}}}'
+
+
+def _eval_run(folder, model, predict):
+    """A symbol-eval run folder: datasets a and b, every headline setting, seeds 0-1, one
+    demonstration set per (seed, dataset, setting), queries x (class 0) and y (class 1);
+    ``predict(uid)`` is the model's answer."""
+    preds = [Prediction(task=task, setting=setting, example_uid=uid, correct=predict(uid) == gold, answer=gold,
+                        prediction=predict(uid), candidates=(" a", " b"), seed=seed, demo_set=f"{seed}/{task}/{setting}")
+             for seed in (0, 1) for task in ("a", "b") for setting in SETTINGS for uid, gold in (("x", 0), ("y", 1))]
+    cells = list(CellOutcomes.from_predictions(preds).values())
+    run = EvalRun(f"key-{model}", {"k": 4, "max_examples": 2, "seeds": [0, 1], "dtype": "bf16"}, model, f"fp-{model}",
+                  tuple(summarize_cell(c) for c in cells), average_cells(cells), tuple(preds))
+    write_run(folder, run, plots=False)
+
+
+def _experiment(folder, base, tuned):
+    """A `taskmix run` folder: base and tuned evaluations and a 2-step training run."""
+    _eval_run(folder / "eval-base" / "results", "base", base)
+    _eval_run(folder / "eval-tuned" / "results", str(folder / "model"), tuned)
+    train = folder / "train" / "run"
+    train.mkdir(parents=True)
+    (train / "run.json").write_text(json.dumps({"config": {"batch_size": 4, "lr": 1e-4, "lora": True, "lora_r": 8,
+                                                           "label_loss": "context", "dtype": "bf16"}}))
+    rows = [{"step": 0, "icl": {"noinstr_symbols": 0.25}}, {"step": 1, "loss": 0.9, "tokens": 100, "tokens_per_s": 50.0},
+            {"step": 2, "loss": 0.5, "tokens": 200, "tokens_per_s": 50.0}]
+    (train / "loss.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "experiment.json").write_text(json.dumps({"train": {"eval_tasks": ["tweeteval/emotion"]}}))
+
+
+def test_the_collector_on_hand_made_runs_gains_goals_budget_ablation_and_commands(tmp_path, capsys):
+    always_0, right = (lambda uid: 0), (lambda uid: 0 if uid == "x" else 1)
+    _experiment(tmp_path / "head", always_0, right)  # base answers 0 to everything; tuned is right
+    _experiment(tmp_path / "abl", always_0, always_0)  # an ablation that learns nothing
+    out = tmp_path / "symbol_tuning.json"
+    out.write_text('{"models": {"other": {"kept": 1}}}')
+    assert _script().main(["--model", "m", "--run", str(tmp_path / "head"), "--config", "head.yaml", "--out", str(out),
+                           "--ablation-run", str(tmp_path / "abl"), "--ablation-config", "abl.yaml",
+                           "--ablation-algorithmic", str(tmp_path / "abl" / "eval-tuned" / "results")]) == 0
+    data = json.loads(out.read_text())
+    assert data["models"]["other"] == {"kept": 1}
+    m = data["models"]["m"]
+    assert m["base"]["symbols_mean"] == 0.5 and m["tuned"]["flipped"] == 1.0
+    assert m["tuned_minus_base_pp"] == {k: 50.0 for k in ("instr_labels", "noinstr_labels", "instr_symbols",
+                                                          "noinstr_symbols", "flipped", "symbols_mean")}
+    assert m["tuned_minus_base_balanced_pp"]["symbols_mean"] == 50.0
+    assert m["ci95"]["tuned_minus_base"]["flipped"] == [0.5, 0.5]  # every cluster gains the same
+    assert m["clusters"]["symbols_mean"] == 8 and m["n_pairs"]["flipped"] == 8
+    assert m["goals"]["all_met"] is True
+    assert m["diagnostics"]["base"]["flipped"]["top_prediction_share"] == 1.0
+    assert m["diagnostics"]["tuned"]["flipped"]["top_prediction_share"] == 0.5
+    assert m["budget"]["steps"] == 2 and m["budget"]["prompts_seen"] == 8 and m["budget"]["train_seconds"] == 4.0
+    assert m["budget"]["icl_dev_checks"] == [{"step": 0, "noinstr_symbols": 0.25}]
+    abl = m["ablations"]["abl"]
+    assert abl["tuned_minus_base_pp"]["symbols_mean"] == 0.0 and abl["goals"]["all_met"] is False
+    assert abl["headline_minus_this_pp"]["symbols_mean"] == 50.0
+    assert m["commands"][:2] == ["taskmix run head.yaml", "taskmix run abl.yaml"]
+    assert any(c.startswith(f"taskmix eval --model {tmp_path / 'abl' / 'model'} --suite algorithmic --k 4 "
+                            "--max-examples 2 --seeds 0,1 --dtype bf16") for c in m["commands"])

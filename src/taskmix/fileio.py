@@ -127,6 +127,22 @@ def atomic_write_json(path: str | Path, obj: Any, indent: int = 2) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=False, ensure_ascii=False) + "\n")
 
 
+def read_json_if_present(path: str | Path, what: str, require_object: bool = False) -> Any:
+    """``path``'s JSON, or ``None`` when there is no such file. A file that cannot be read or
+    parsed (or, with ``require_object``, holds no JSON object) is a one-line :class:`TaskmixError`
+    naming ``what``, raised before a caller that would rewrite the file has done any work."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as e:
+        raise TaskmixError(f"{path}: unreadable {what} ({e}); fix or move it") from None
+    if require_object and not isinstance(data, dict):
+        raise TaskmixError(f"{path}: not a {what} (a JSON object); fix or move it")
+    return data
+
+
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     """Hex sha256 of a file, read in chunks."""
     h = hashlib.sha256()
