@@ -186,11 +186,10 @@ def experiment_train(train_run: Path) -> dict:
     return (json.loads(path.read_text()).get("train") or {}) if path.is_file() else {}
 
 
-def ablation_block(headline: EvalRun, base_alg: EvalRun | None, run_dir: Path, config: str | None, alg: str | None) -> dict:
+def ablation_block(headline: EvalRun, base_alg: EvalRun | None, run_dir: Path, config: str | None, a_alg: EvalRun | None) -> dict:
     """Another run of the same experiment that changes one thing: its own tuned-minus-base
     and the headline minus it, paired on the same prompts."""
     a_base, a_tuned, a_train = experiment_runs(run_dir)
-    a_alg = read_run(alg) if alg else None
     a_cmp = comparison(a_base, a_tuned, base_alg if a_alg else None, a_alg)
     head = comparison(a_tuned, headline, None, None)
     return {
@@ -245,12 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         tuned_alg = read_run(args.tuned_algorithmic) if args.tuned_algorithmic else None
         cmp = comparison(base, tuned, base_alg, tuned_alg)
         budget = train_budget(train_dir)
+        ablation_alg = [(read_run(a), a) for a in args.ablation_algorithmic]
         ablations = {}
         for i, run_dir in enumerate(args.ablation_run):
             config = args.ablation_config[i] if i < len(args.ablation_config) else None
-            alg = args.ablation_algorithmic[i] if i < len(args.ablation_algorithmic) else None
+            alg = ablation_alg[i][0] if i < len(ablation_alg) else None
             ablations[Path(run_dir).name] = ablation_block(tuned, base_alg, Path(run_dir), config, alg)
-        ablation_alg = [(read_run(a), a) for a in args.ablation_algorithmic]  # their commands are recorded too
         tuned_of = {r: experiment_runs(Path(r))[1] for r in args.ablation_run}  # read once (predictions are lazy)
         between = {}  # every two ablations against each other, on the same prompts
         names = list(ablations)
