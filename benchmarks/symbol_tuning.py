@@ -186,10 +186,12 @@ def experiment_train(train_run: Path) -> dict:
     return (json.loads(path.read_text()).get("train") or {}) if path.is_file() else {}
 
 
-def ablation_block(headline: EvalRun, base_alg: EvalRun | None, run_dir: Path, config: str | None, a_alg: EvalRun | None) -> dict:
-    """Another run of the same experiment that changes one thing: its own tuned-minus-base
-    and the headline minus it, paired on the same prompts."""
-    a_base, a_tuned, a_train = experiment_runs(run_dir)
+def ablation_block(headline: EvalRun, base_alg: EvalRun | None, runs: tuple[EvalRun, EvalRun, Path], config: str | None,
+                   a_alg: EvalRun | None) -> dict:
+    """Another run of the same experiment that changes one thing (``runs``: its
+    :func:`experiment_runs`): its own tuned-minus-base and the headline minus it, paired on
+    the same prompts."""
+    a_base, a_tuned, a_train = runs
     a_cmp = comparison(a_base, a_tuned, base_alg if a_alg else None, a_alg)
     head = comparison(a_tuned, headline, None, None)
     return {
@@ -245,18 +247,18 @@ def main(argv: list[str] | None = None) -> int:
         cmp = comparison(base, tuned, base_alg, tuned_alg)
         budget = train_budget(train_dir)
         ablation_alg = [(read_run(a), a) for a in args.ablation_algorithmic]
+        runs_of = {r: experiment_runs(Path(r)) for r in args.ablation_run}  # each folder read once
         ablations = {}
         for i, run_dir in enumerate(args.ablation_run):
             config = args.ablation_config[i] if i < len(args.ablation_config) else None
             alg = ablation_alg[i][0] if i < len(ablation_alg) else None
-            ablations[Path(run_dir).name] = ablation_block(tuned, base_alg, Path(run_dir), config, alg)
-        tuned_of = {r: experiment_runs(Path(r))[1] for r in args.ablation_run}  # read once (predictions are lazy)
+            ablations[Path(run_dir).name] = ablation_block(tuned, base_alg, runs_of[run_dir], config, alg)
         between = {}  # every two ablations against each other, on the same prompts
         names = list(ablations)
         for i, first in enumerate(args.ablation_run):
             for j in range(i + 1, len(args.ablation_run)):
                 second = args.ablation_run[j]
-                cmp_ij = comparison(tuned_of[second], tuned_of[first], None, None)
+                cmp_ij = comparison(runs_of[second][1], runs_of[first][1], None, None)
                 between[f"{names[i]} minus {names[j]}"] = {
                     "pp": cmp_ij["tuned_minus_base_pp"], "balanced_pp": cmp_ij["tuned_minus_base_balanced_pp"],
                     "ci95": cmp_ij["ci95"]["tuned_minus_base"], "ci95_balanced": cmp_ij["ci95"]["tuned_minus_base_balanced"]}

@@ -1,12 +1,11 @@
-"""benchmarks/symbol_tuning.py on bad input: one line, exit 2, the results file untouched."""
+"""benchmarks/symbol_tuning.py: on bad input one line, exit 2, the results file untouched; on
+hand-made run folders, the entry it writes."""
 
 import json
 
 from taskmix.evaluation.results import EvalRun, Prediction, write_run
 from taskmix.evaluation.summary import CellOutcomes, average_cells, summarize_cell
 from tests.plugins.scripts import load_script
-
-SETTINGS = ("instr_labels", "noinstr_labels", "instr_symbols", "noinstr_symbols", "flipped")
 
 
 def _script():
@@ -34,9 +33,10 @@ def _eval_run(folder, model, predict):
     """A symbol-eval run folder: datasets a and b, every headline setting, seeds 0-1, one
     demonstration set per (seed, dataset, setting), queries x (class 0) and y (class 1);
     ``predict(uid)`` is the model's answer."""
+    settings = _script().SETTINGS
     preds = [Prediction(task=task, setting=setting, example_uid=uid, correct=predict(uid) == gold, answer=gold,
                         prediction=predict(uid), candidates=(" a", " b"), seed=seed, demo_set=f"{seed}/{task}/{setting}")
-             for seed in (0, 1) for task in ("a", "b") for setting in SETTINGS for uid, gold in (("x", 0), ("y", 1))]
+             for seed in (0, 1) for task in ("a", "b") for setting in settings for uid, gold in (("x", 0), ("y", 1))]
     cells = list(CellOutcomes.from_predictions(preds).values())
     run = EvalRun(f"key-{model}", {"k": 4, "max_examples": 2, "seeds": [0, 1], "dtype": "bf16"}, model, f"fp-{model}",
                   tuple(summarize_cell(c) for c in cells), average_cells(cells), tuple(preds))
