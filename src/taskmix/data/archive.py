@@ -82,7 +82,7 @@ def _zip_members(path: Path, zf: zipfile.ZipFile) -> Iterator[_Member]:
         ftype = stat.S_IFMT(mode)  # 0 when the archiver recorded no Unix file type
         if stat.S_ISLNK(mode):
             kind = "symlink"
-        elif info.is_dir():
+        elif info.filename.endswith("/"):  # ZipInfo.is_dir(), which fails on an empty name (refused below)
             kind = "dir"
         elif ftype and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
             kind = "device" if (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)) else "other"
