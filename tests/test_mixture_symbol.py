@@ -99,6 +99,33 @@ def test_instruction_share_mixes_natural_label_prompts(toy_loader, tmp_path):
     assert manifest["tasks"]["toy"]["written"] == 12 and result.n_prompts == 24
 
 
+def test_flipped_share_swaps_natural_labels_on_two_class_tasks_and_leaves_other_prompts(toy_loader, tmp_path):
+    paper = build_symbol_mixture(MixtureConfig(**SMALL, instruction_share=0.25), tmp_path / "paper", load=toy_loader)
+    build_symbol_mixture(MixtureConfig(**SMALL, instruction_share=0.25, flipped_share=0.5), tmp_path / "f", load=toy_loader)
+    before = {r["uid"]: r for r in read(tmp_path / "paper")}
+    rows = read(tmp_path / "f")
+    flipped = [r for r in rows if r["kind"] == "flipped"]
+    assert flipped and all(r["task"] == "toy" for r in flipped)  # toy3 has three classes: symbols only
+    assert {r["kind"] for r in read(tmp_path / "paper")} == {"symbol", "instruction"}
+    plan = plan_task(toy_loader("toy"), "train")
+    gold = {f"toy:{e.uid}": e.label for e in plan.examples}
+    words = ("negative", "positive")
+    for r in flipped:
+        assert not r["prompt"].startswith("Classify the")  # no instruction
+        assert r["target"] == " " + words[1 - gold[r["uid"]]]  # the query's label is the other word
+        labels = [r["prompt"][s["start"]:s["end"]] for s in r["segments"] if s["kind"] == "exemplar_label"]
+        classes = [s["class"] for s in r["segments"] if s["kind"] == "exemplar_label"]
+        assert labels and all(lab.strip() == words[1 - c] for lab, c in zip(labels, classes))
+        assert before[r["uid"]]["kind"] == "symbol"  # only symbol prompts turn into flipped ones
+    # every prompt that is not flipped is byte for byte the paper mixture's
+    assert all(r == before[r["uid"]] for r in rows if r["kind"] != "flipped")
+    assert len(rows) == paper.n_prompts
+    manifest = json.loads((tmp_path / "f" / "manifest.json").read_text())
+    assert manifest["tasks"]["toy"]["flipped"] == len(flipped) and manifest["tasks"]["toy3"]["flipped"] == 0
+    with pytest.raises(TaskmixError, match="flipped_share must be in"):
+        MixtureConfig(flipped_share=1.5)
+
+
 def test_same_config_same_bytes_and_dataset_on_disk(toy_loader, tmp_path):
     from datasets import load_from_disk
 

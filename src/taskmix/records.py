@@ -252,8 +252,9 @@ class Score:
 class TrainingExample:
     """One training prompt: the model reads ``prompt`` and learns to emit ``target``.
 
-    ``kind`` is ``symbol`` (labels remapped to symbols, no instruction) or ``instruction``
-    (natural labels with the instruction); ``format_name`` names the input/label format.
+    ``kind`` is ``symbol`` (labels remapped to symbols, no instruction), ``instruction``
+    (natural labels with the instruction) or ``flipped`` (a two-class task's natural labels
+    swapped, no instruction); ``format_name`` names the input/label format.
     ``segments`` are the composer's spans of ``prompt`` (instruction, each exemplar's input
     and label with its class and whether it is inferable, query, answer slot); empty for
     mixtures built before they were recorded. On disk (``prompts.jsonl``) they are a list of

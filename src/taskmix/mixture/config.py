@@ -48,6 +48,15 @@ class MixtureConfig:
         instruction_share: fraction of prompts (0-1) that keep natural labels and put the
             task instruction first (instruction-tuning data mixed in, the paper's remedy for
             small models); the rest are symbol prompts without instruction.
+        flipped_share: fraction (0-1) of the other prompts of a two-class task that show
+            the task's natural label words swapped instead of symbols, without instruction
+            (the evaluation's ``flipped`` setting, on tuning tasks): the exemplars contradict
+            the words' meaning, so the query's label can only be read from the context.
+            Not in the paper (its tuning prompts use symbols only); 0 (the default) builds the
+            paper's mixture, byte for byte what mixtures built before this field were. Tasks
+            with more than two classes keep symbols. The draw is per query and independent
+            of the other choices, so raising it turns some symbol prompts into flipped ones
+            and leaves every other prompt as it was.
         symbol_kind: draw symbols of one kind only (``integer``, ``letters``, ``word``); empty: all.
         formats: input/label formats to draw from (names in taskmix.prompts.formats); empty: all.
         seed: the seed of every random choice; same config, same bytes.
@@ -64,6 +73,7 @@ class MixtureConfig:
     tokenizer: str = ""
     chars_per_token: float = 4.0
     instruction_share: float = 0.0
+    flipped_share: float = field(default=0.0, metadata={KEY_NEUTRAL: 0.0})  # added later: 0 is the old way
     symbol_kind: str = ""
     formats: tuple[str, ...] = ()
     seed: int = 0
@@ -92,6 +102,8 @@ class MixtureConfig:
             bad("chars_per_token", "must be > 0")
         if not 0.0 <= self.instruction_share <= 1.0:
             bad("instruction_share", "must be in [0, 1]")
+        if not 0.0 <= self.flipped_share <= 1.0:
+            bad("flipped_share", "must be in [0, 1]")
         if self.seed < 0:
             bad("seed", "must be >= 0")
         if self.symbol_kind:

@@ -5,7 +5,8 @@ drawn from the ``tuning`` pool (:mod:`taskmix.symbols`); 2 to 10 exemplars per c
 as many as fit ``max_length``; a random input/label format
 (:mod:`taskmix.prompts.formats`); the target is the query's symbol with a leading space.
 A share of prompts can instead be instruction-tuning prompts: the task instruction
-first, natural label words.
+first, natural label words; and, on two-class tasks, a share of the rest can show the
+natural label words swapped (``flipped``, no instruction; not in the paper).
 
 Every choice for a query comes from ``rng_for(seed, task, uid)``, so a prompt depends
 only on the config and the task data, never on the order tasks are processed in.
@@ -65,15 +66,20 @@ def plan_task(task: Task, split: str) -> ExemplarPool:
     return pool
 
 
-def recipe_for(config: MixtureConfig, instruction_kind: bool) -> DemoRecipe:
-    """The demonstration recipe of a symbol prompt (or, with ``instruction_kind``, of an
-    instruction-tuning prompt: the instruction first, natural labels)."""
+#: Kinds of tuning prompt (``TrainingExample.kind``) and the labels each shows.
+PROMPT_LABELS = {"symbol": "symbols", "instruction": "natural", "flipped": "flipped"}
+
+
+def recipe_for(config: MixtureConfig, kind: str) -> DemoRecipe:
+    """The demonstration recipe of a prompt of ``kind``: ``symbol`` (symbols, no
+    instruction), ``instruction`` (the instruction first, natural labels) or ``flipped``
+    (natural labels swapped, no instruction)."""
     return DemoRecipe(
         per_class=(config.min_exemplars_per_class, config.max_exemplars_per_class),
         independent_counts=config.class_counts == "independent",
         exact=False,
-        labels="natural" if instruction_kind else "symbols",
-        instruction=instruction_kind,
+        labels=PROMPT_LABELS[kind],
+        instruction=kind == "instruction",
         formats=config.formats or FORMAT_NAMES,
         symbol_pool="tuning",
         symbol_kind=config.symbol_kind or None,
@@ -105,9 +111,13 @@ def make_prompt(pool: ExemplarPool, query_index: int, config: MixtureConfig, cou
     task = pool.task
     query = pool.examples[query_index]
     rng = rng_for(config.seed, "symbol-mixture", task.name, query.uid)
-    instruction_kind = rng.random() < config.instruction_share
+    kind = "instruction" if rng.random() < config.instruction_share else "symbol"
+    if kind == "symbol" and config.flipped_share and len(task.label_space or ()) == 2:
+        # its own stream: the prompts that stay symbol prompts keep their bytes
+        if rng_for(config.seed, "symbol-mixture-flipped", task.name, query.uid).random() < config.flipped_share:
+            kind = "flipped"
     streams = DrawStreams(rng, rng, rng, derive_seed(config.seed, "symbol-mixture-order", task.name, query.uid))
-    demos = draw_demo_set(pool, recipe_for(config, instruction_kind), streams, exclusions([query]), f"q:{query.uid}")
+    demos = draw_demo_set(pool, recipe_for(config, kind), streams, exclusions([query]), f"q:{query.uid}")
     if demos.size == 0:
         return None
     target = answer_continuation(demos.shown[query.label])
@@ -121,7 +131,7 @@ def make_prompt(pool: ExemplarPool, query_index: int, config: MixtureConfig, cou
         target=target,
         task=task.name,
         uid=f"{task.name}:{query.uid}",
-        kind="instruction" if instruction_kind else "symbol",
+        kind=kind,
         format_name=composed.format_name,
         n_exemplars=len(composed.exemplar_uids),
         segments=composed.segments,
@@ -140,6 +150,7 @@ class TaskStats:
     skipped_too_long: int = 0
     symbol: int = 0
     instruction: int = 0
+    flipped: int = 0
 
 
 def task_prompts(pool: ExemplarPool, config: MixtureConfig, counter: TokenCounter,
@@ -159,10 +170,7 @@ def task_prompts(pool: ExemplarPool, config: MixtureConfig, counter: TokenCounte
                 break  # the first GIVE_UP_AFTER queries all failed: the setting is impossible
             continue
         stats.written += 1
-        if prompt.kind == "symbol":
-            stats.symbol += 1
-        else:
-            stats.instruction += 1
+        setattr(stats, prompt.kind, getattr(stats, prompt.kind) + 1)
         yield prompt
     if stats.written == 0:
         raise TaskmixError(
