@@ -1,4 +1,4 @@
-"""Collect a symbol-tuning experiment into benchmarks/results/symbol_tuning.json.
+r"""Collect a symbol-tuning experiment into benchmarks/results/symbol_tuning.json.
 
 The experiment itself is run with taskmix's own commands (the JSON records them), e.g. for
 Gemma 3 270M with the dense label loss, and two ablations that change one thing each:
@@ -9,20 +9,34 @@ Gemma 3 270M with the dense label loss, and two ablations that change one thing 
     taskmix eval --model gemma3-270m --suite algorithmic --k 4 --max-examples 5 --seeds 0,1,2 \
         --dtype bf16 --out runs/st-gemma3-base-alg                # and each tuned model
 
-then::
+and the development screen behind a choice of learning rate or mixture (each candidate an
+experiment evaluated on icl-dev tasks, never on symbol-eval; the headline's tuned model is
+evaluated on the same icl-dev prompts as the reference)::
+
+    taskmix run configs/symbol_tuning_gemma3_dev_lr1e3.yaml      # a candidate: train, eval on icl-dev
+    taskmix eval --model runs/symbol-tuning-gemma3/train/run/model --tasks tweeteval/emotion,imdb \
+        --settings noinstr_symbols,flipped,noinstr_labels --k 4 --max-examples 100 --seeds 0,1 \
+        --dtype bf16 --out runs/icl-dev-headline
+
+then (repeat --ablation-run/-config/-algorithmic for each ablation, --dev-run/-config for
+each candidate)::
 
     .venv/bin/python benchmarks/symbol_tuning.py --model gemma3-270m \
         --run runs/symbol-tuning-gemma3 --config configs/symbol_tuning_gemma3.yaml \
         --base-algorithmic runs/st-gemma3-base-alg --tuned-algorithmic runs/st-gemma3-tuned-alg \
         --ablation-run runs/symbol-tuning-gemma3-query --ablation-config configs/symbol_tuning_gemma3_query.yaml \
-        --ablation-algorithmic runs/st-gemma3-query-alg    # repeat the three for each ablation
+        --ablation-algorithmic runs/st-gemma3-query-alg \
+        --dev-reference runs/icl-dev-headline \
+        --dev-run runs/symbol-tuning-gemma3-dev-lr1e3 --dev-config configs/symbol_tuning_gemma3_dev_lr1e3.yaml
 
 It writes ``models.<model>``: ``base`` and ``tuned`` accuracies per setting (the four
 settings, flipped, ``symbols_mean`` and the algorithmic families), ``ci95`` with the paired
 tuned-minus-base intervals in accuracy (``tuned_minus_base``) and balanced accuracy
 (``tuned_minus_base_balanced``), ``diagnostics`` (balanced accuracy and top-prediction
 share per setting), the goals in both metrics, the training ``budget``, ``ablations`` (each
-with its own tuned-minus-base and the headline minus it) and the ``commands``. Every
+with its own tuned-minus-base and the headline minus it), ``development`` (the screen on
+icl-dev: the headline's and each candidate's tuned-minus-base there, and the headline minus
+each candidate) and the ``commands``. Every
 difference comes from :func:`taskmix.evaluation.compare.compare_runs`: pairs by (seed,
 dataset, setting, query), refuses runs shown different prompts, and resamples
 demonstration sets (clusters). Entries of other models in the file are kept as they are.
@@ -212,6 +226,36 @@ def ablation_block(headline: EvalRun, base_alg: EvalRun | None, runs: tuple[Eval
     }
 
 
+def development_block(reference: EvalRun, reference_dir: str, runs: dict[str, tuple[EvalRun, EvalRun, Path]],
+                      configs: list[str]) -> dict:
+    """The screen on icl-dev behind a choice: per candidate run (evaluated on icl-dev
+    tasks), its tuned-minus-base and the headline minus it (``reference``: the headline's
+    tuned model on the same prompts), and the headline's own tuned-minus-base there. The
+    issue's goals are not scored here: they are defined on symbol-eval."""
+    first_base = next(iter(runs.values()))[0]
+    own = comparison(first_base, reference, None, None)
+    c = reference.config
+    candidates = {}
+    for i, (run_dir, r) in enumerate(runs.items()):
+        block = ablation_block(reference, None, r, configs[i] if i < len(configs) else None, None)
+        candidates[Path(run_dir).name] = {k: v for k, v in block.items() if k != "goals"}
+    return {
+        "protocol": (f"icl-dev tasks {', '.join(sorted({p.task for p in reference.predictions}))}: k={c.get('k')} "
+                     f"per class, {c.get('max_examples')} queries per task and seed, seeds {c.get('seeds')}, "
+                     f"settings {', '.join(sorted({p.setting for p in reference.predictions}))}"),
+        "reference": {"folder": reference_dir,
+                      "command": (f"taskmix eval --model {reference.model} --tasks {','.join(c.get('tasks') or [])} "
+                                  f"--settings {','.join(c.get('settings') or [])} --k {c.get('k')} --max-examples "
+                                  f"{c.get('max_examples')} --seeds {','.join(map(str, c.get('seeds') or [c.get('seed')]))} "
+                                  f"--dtype {c.get('dtype')} --out {reference_dir}"),
+                      "tuned_minus_base_pp": own["tuned_minus_base_pp"],
+                      "tuned_minus_base_balanced_pp": own["tuned_minus_base_balanced_pp"],
+                      "ci95": {k: v for k, v in own["ci95"].items() if k != "how"},
+                      "diagnostics": {"base": setting_diagnostics(first_base), "headline": setting_diagnostics(reference)}},
+        "candidates": candidates,
+    }
+
+
 def timing(run: EvalRun) -> float:
     return round(dict(run.timing).get("total", 0.0), 1)
 
@@ -233,6 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ablation-config", action="append", default=[], help="its YAML (in the order of --ablation-run)")
     ap.add_argument("--ablation-algorithmic", action="append", default=[],
                     help="algorithmic eval folder of its tuned model (in the order of --ablation-run)")
+    ap.add_argument("--dev-reference", help="the headline tuned model's evaluation on the icl-dev tasks of --dev-run")
+    ap.add_argument("--dev-run", action="append", default=[],
+                    help="the `taskmix run` folder of a development candidate evaluated on icl-dev; repeatable")
+    ap.add_argument("--dev-config", action="append", default=[], help="its YAML (in the order of --dev-run)")
     ap.add_argument("--note", action="append", default=[],
                     help="a line for the entry's notes (what the files cannot say: machine load, renamed folders); "
                          "repeat for more")
@@ -262,11 +310,20 @@ def main(argv: list[str] | None = None) -> int:
                 between[f"{names[i]} minus {names[j]}"] = {
                     "pp": cmp_ij["tuned_minus_base_pp"], "balanced_pp": cmp_ij["tuned_minus_base_balanced_pp"],
                     "ci95": cmp_ij["ci95"]["tuned_minus_base"], "ci95_balanced": cmp_ij["ci95"]["tuned_minus_base_balanced"]}
+        development = None
+        if args.dev_run:
+            if not args.dev_reference:
+                raise TaskmixError("--dev-run needs --dev-reference (the headline's evaluation on the same icl-dev prompts)")
+            development = development_block(read_run(args.dev_reference), args.dev_reference,
+                                            {r: experiment_runs(Path(r)) for r in args.dev_run}, args.dev_config)
     except (TaskmixError, OSError, KeyError, ValueError) as e:
         print(f"symbol_tuning.py: {e}", file=sys.stderr)
         return 2
     commands = [f"taskmix run {args.config}"]
     commands += [f"taskmix run {c}" for c in args.ablation_config]
+    commands += [f"taskmix run {c}" for c in args.dev_config]
+    if development:
+        commands.append(development["reference"]["command"])
     alg_runs = [(base_alg, args.base_algorithmic), (tuned_alg, args.tuned_algorithmic), *ablation_alg]
     for run, folder in alg_runs:
         if run is not None:
@@ -293,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         **({"ablations": ablations} if ablations else {}),
         **({"between_ablations": between} if between else {}),
+        **({"development": development} if development else {}),
         "commands": commands,
         "fingerprints": {"base": base.fingerprint, "tuned": tuned.fingerprint},
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

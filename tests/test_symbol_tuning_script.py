@@ -86,3 +86,29 @@ def test_the_collector_on_hand_made_runs_gains_goals_budget_ablation_and_command
     assert m["commands"][:2] == ["taskmix run head.yaml", "taskmix run abl.yaml"]
     assert any(c.startswith(f"taskmix eval --model {tmp_path / 'abl' / 'model'} --suite algorithmic --k 4 "
                             "--max-examples 2 --seeds 0,1 --dtype bf16") for c in m["commands"])
+
+
+def test_the_development_screen_is_scored_against_the_headline_on_the_same_prompts(tmp_path, capsys):
+    always_0, right = (lambda uid: 0), (lambda uid: 0 if uid == "x" else 1)
+    _experiment(tmp_path / "head", always_0, right)
+    _experiment(tmp_path / "dev-a", always_0, always_0)  # a candidate that learns nothing
+    _experiment(tmp_path / "dev-b", always_0, right)  # one as good as the headline
+    _eval_run(tmp_path / "ref", str(tmp_path / "head" / "model"), right)  # the headline's model on the dev prompts
+    out = tmp_path / "symbol_tuning.json"
+    common = ["--model", "m", "--run", str(tmp_path / "head"), "--config", "head.yaml", "--out", str(out)]
+    assert _script().main([*common, "--dev-run", str(tmp_path / "dev-a")]) == 2
+    assert "--dev-run needs --dev-reference" in capsys.readouterr().err and not out.exists()
+    assert _script().main([*common, "--dev-reference", str(tmp_path / "ref"),
+                           "--dev-run", str(tmp_path / "dev-a"), "--dev-config", "a.yaml",
+                           "--dev-run", str(tmp_path / "dev-b"), "--dev-config", "b.yaml"]) == 0
+    dev = json.loads(out.read_text())["models"]["m"]["development"]
+    assert dev["reference"]["tuned_minus_base_pp"]["noinstr_symbols"] == 50.0
+    assert dev["reference"]["diagnostics"]["base"]["flipped"]["top_prediction_share"] == 1.0
+    a, b = dev["candidates"]["dev-a"], dev["candidates"]["dev-b"]
+    assert a["config"] == "a.yaml" and a["tuned_minus_base_pp"]["flipped"] == 0.0 and "goals" not in a
+    assert a["headline_minus_this_pp"]["flipped"] == 50.0 and b["headline_minus_this_pp"]["flipped"] == 0.0
+    assert b["budget"]["steps"] == 2
+    commands = json.loads(out.read_text())["models"]["m"]["commands"]
+    assert "taskmix run a.yaml" in commands and "taskmix run b.yaml" in commands
+    assert any(c.startswith(f"taskmix eval --model {tmp_path / 'head' / 'model'} --tasks ") and c.endswith(f"--out {tmp_path / 'ref'}")
+               for c in commands)
