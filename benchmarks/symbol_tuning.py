@@ -80,9 +80,15 @@ def pp(x: float | None) -> float | None:
 
 
 def symbol_differences(base: EvalRun, tuned: EvalRun) -> dict[str, Difference]:
-    """Per headline setting (and symbols_mean): the average-over-datasets difference."""
-    rows = compare_runs(base, tuned, pools=SYMBOLS_MEAN)
-    return {r.setting: r for r in rows if r.task == AVERAGE and r.setting in HEADLINE}
+    """Per headline setting (and symbols_mean): the average-over-datasets difference, or the
+    one dataset's where a setting applies to only one (no average is made of one)."""
+    rows = [r for r in compare_runs(base, tuned, pools=SYMBOLS_MEAN) if r.setting in HEADLINE]
+    out = {r.setting: r for r in rows if r.task == AVERAGE}
+    for setting in {r.setting for r in rows} - set(out):
+        only = [r for r in rows if r.setting == setting]
+        if len(only) == 1:
+            out[setting] = only[0]
+    return out
 
 
 def family_run(run: EvalRun, prefix: str) -> EvalRun:

@@ -29,24 +29,24 @@ def test_an_unreadable_results_file_or_a_missing_run_is_one_line_and_nothing_wri
     assert out.read_text() == '{"models": {"other": {}}}'
 
 
-def _eval_run(folder, model, predict):
-    """A symbol-eval run folder: datasets a and b, every headline setting, seeds 0-1, one
+def _eval_run(folder, model, predict, tasks=("a", "b")):
+    """A symbol-eval run folder: datasets ``tasks``, every headline setting, seeds 0-1, one
     demonstration set per (seed, dataset, setting), queries x (class 0) and y (class 1);
     ``predict(uid)`` is the model's answer."""
     settings = _script().SETTINGS
     preds = [Prediction(task=task, setting=setting, example_uid=uid, correct=predict(uid) == gold, answer=gold,
                         prediction=predict(uid), candidates=(" a", " b"), seed=seed, demo_set=f"{seed}/{task}/{setting}")
-             for seed in (0, 1) for task in ("a", "b") for setting in settings for uid, gold in (("x", 0), ("y", 1))]
+             for seed in (0, 1) for task in tasks for setting in settings for uid, gold in (("x", 0), ("y", 1))]
     cells = list(CellOutcomes.from_predictions(preds).values())
     run = EvalRun(f"key-{model}", {"k": 4, "max_examples": 2, "seeds": [0, 1], "dtype": "bf16"}, model, f"fp-{model}",
                   tuple(summarize_cell(c) for c in cells), average_cells(cells), tuple(preds))
     write_run(folder, run, plots=False)
 
 
-def _experiment(folder, base, tuned):
+def _experiment(folder, base, tuned, tasks=("a", "b")):
     """A `taskmix run` folder: base and tuned evaluations and a 2-step training run."""
-    _eval_run(folder / "eval-base" / "results", "base", base)
-    _eval_run(folder / "eval-tuned" / "results", str(folder / "model"), tuned)
+    _eval_run(folder / "eval-base" / "results", "base", base, tasks)
+    _eval_run(folder / "eval-tuned" / "results", str(folder / "model"), tuned, tasks)
     train = folder / "train" / "run"
     train.mkdir(parents=True)
     (train / "run.json").write_text(json.dumps({"config": {"batch_size": 4, "lr": 1e-4, "lora": True, "lora_r": 8,
@@ -91,9 +91,10 @@ def test_the_collector_on_hand_made_runs_gains_goals_budget_ablation_and_command
 def test_the_development_screen_is_scored_against_the_headline_on_the_same_prompts(tmp_path, capsys):
     always_0, right = (lambda uid: 0), (lambda uid: 0 if uid == "x" else 1)
     _experiment(tmp_path / "head", always_0, right)
-    _experiment(tmp_path / "dev-a", always_0, always_0)  # a candidate that learns nothing
-    _experiment(tmp_path / "dev-b", always_0, right)  # one as good as the headline
-    _eval_run(tmp_path / "ref", str(tmp_path / "head" / "model"), right)  # the headline's model on the dev prompts
+    # the dev tasks: one dataset (a setting of one dataset has no average row; its own row counts)
+    _experiment(tmp_path / "dev-a", always_0, always_0, tasks=("d",))  # a candidate that learns nothing
+    _experiment(tmp_path / "dev-b", always_0, right, tasks=("d",))  # one as good as the headline
+    _eval_run(tmp_path / "ref", str(tmp_path / "head" / "model"), right, tasks=("d",))  # the headline's model
     out = tmp_path / "symbol_tuning.json"
     common = ["--model", "m", "--run", str(tmp_path / "head"), "--config", "head.yaml", "--out", str(out)]
     assert _script().main([*common, "--dev-run", str(tmp_path / "dev-a")]) == 2
