@@ -232,6 +232,23 @@ def ablation_block(headline: EvalRun, base_alg: EvalRun | None, runs: tuple[Eval
     }
 
 
+def eval_command(run: EvalRun, folder: str, what: str) -> str:
+    """The ``taskmix eval`` command that made ``run`` in ``folder`` (``what``: its suite or tasks and settings)."""
+    c = run.config
+    return (f"taskmix eval --model {run.model} {what} --k {c.get('k')} --max-examples {c.get('max_examples')} "
+            f"--seeds {','.join(map(str, c.get('seeds') or [c.get('seed')]))} --dtype {c.get('dtype')} --out {folder}")
+
+
+def mixture_kinds(run_dir: Path) -> dict | None:
+    """Prompts of each kind (symbol, instruction, flipped) in a run's mixture (its manifest)."""
+    manifest = run_dir / "build" / "mixture" / "manifest.json"
+    if not manifest.is_file():
+        return None
+    tasks = json.loads(manifest.read_text()).get("tasks", {}).values()
+    kinds = ("symbol", "instruction", "flipped")
+    return {"prompts": sum(t.get("written", 0) for t in tasks), **{k: sum(t.get(k, 0) for t in tasks) for k in kinds}}
+
+
 def development_block(reference: EvalRun, reference_dir: str, runs: dict[str, tuple[EvalRun, EvalRun, Path]],
                       configs: list[str]) -> dict:
     """The screen on icl-dev behind a choice: per candidate run (evaluated on icl-dev
@@ -239,21 +256,24 @@ def development_block(reference: EvalRun, reference_dir: str, runs: dict[str, tu
     tuned model on the same prompts), and the headline's own tuned-minus-base there. The
     issue's goals are not scored here: they are defined on symbol-eval."""
     first_base = next(iter(runs.values()))[0]
+    for run_dir, (base, _, _) in runs.items():
+        if base.fingerprint != first_base.fingerprint:
+            raise TaskmixError(f"{run_dir}: its base model ({base.fingerprint}) is not the other candidates' "
+                               f"({first_base.fingerprint})")
     own = comparison(first_base, reference, None, None)
     c = reference.config
     candidates = {}
     for i, (run_dir, r) in enumerate(runs.items()):
-        block = ablation_block(reference, None, r, configs[i] if i < len(configs) else None, None)
-        candidates[Path(run_dir).name] = {k: v for k, v in block.items() if k != "goals"}
+        block = ablation_block(reference, None, r, configs[i] if configs else None, None)
+        candidates[Path(run_dir).name] = {k: v for k, v in block.items() if k != "goals"} | {"mixture": mixture_kinds(Path(run_dir))}
     return {
         "protocol": (f"icl-dev tasks {', '.join(sorted({p.task for p in reference.predictions}))}: k={c.get('k')} "
                      f"per class, {c.get('max_examples')} queries per task and seed, seeds {c.get('seeds')}, "
                      f"settings {', '.join(sorted({p.setting for p in reference.predictions}))}"),
         "reference": {"folder": reference_dir,
-                      "command": (f"taskmix eval --model {reference.model} --tasks {','.join(c.get('tasks') or [])} "
-                                  f"--settings {','.join(c.get('settings') or [])} --k {c.get('k')} --max-examples "
-                                  f"{c.get('max_examples')} --seeds {','.join(map(str, c.get('seeds') or [c.get('seed')]))} "
-                                  f"--dtype {c.get('dtype')} --out {reference_dir}"),
+                      "command": eval_command(reference, reference_dir, f"--tasks {','.join(c.get('tasks') or [])} "
+                                                                         f"--settings {','.join(c.get('settings') or [])}"),
+                      "base": own["base"], "headline": own["tuned"],
                       "tuned_minus_base_pp": own["tuned_minus_base_pp"],
                       "tuned_minus_base_balanced_pp": own["tuned_minus_base_balanced_pp"],
                       "ci95": {k: v for k, v in own["ci95"].items() if k != "how"},
@@ -320,6 +340,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.dev_run:
             if not args.dev_reference:
                 raise TaskmixError("--dev-run needs --dev-reference (the headline's evaluation on the same icl-dev prompts)")
+            if args.dev_config and len(args.dev_config) != len(args.dev_run):
+                raise TaskmixError(f"{len(args.dev_run)} --dev-run but {len(args.dev_config)} --dev-config; "
+                                   "give one config per run")
+            if len({Path(r).name for r in args.dev_run}) != len(args.dev_run):
+                raise TaskmixError("two --dev-run folders share a name; their blocks would overwrite each other")
             development = development_block(read_run(args.dev_reference), args.dev_reference,
                                             {r: experiment_runs(Path(r)) for r in args.dev_run}, args.dev_config)
     except (TaskmixError, OSError, KeyError, ValueError) as e:
@@ -333,10 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     alg_runs = [(base_alg, args.base_algorithmic), (tuned_alg, args.tuned_algorithmic), *ablation_alg]
     for run, folder in alg_runs:
         if run is not None:
-            c = run.config
-            commands.append(f"taskmix eval --model {run.model} --suite algorithmic --k {c.get('k')} --max-examples "
-                            f"{c.get('max_examples')} --seeds {','.join(map(str, c.get('seeds') or [c.get('seed')]))} "
-                            f"--dtype {c.get('dtype')} --out {folder}")
+            commands.append(eval_command(run, folder, "--suite algorithmic"))
     commands.append("python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]))
     entry = {
         **{k: cmp[k] for k in ("base", "tuned", "base_balanced", "tuned_balanced", "tuned_minus_base_pp",

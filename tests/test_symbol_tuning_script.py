@@ -29,24 +29,24 @@ def test_an_unreadable_results_file_or_a_missing_run_is_one_line_and_nothing_wri
     assert out.read_text() == '{"models": {"other": {}}}'
 
 
-def _eval_run(folder, model, predict, tasks=("a", "b")):
-    """A symbol-eval run folder: datasets ``tasks``, every headline setting, seeds 0-1, one
+def _eval_run(folder, model, predict, tasks=("a", "b"), one_task=()):
+    """A symbol-eval run folder: datasets ``tasks`` (settings in ``one_task`` on the first only), every headline setting, seeds 0-1, one
     demonstration set per (seed, dataset, setting), queries x (class 0) and y (class 1);
     ``predict(uid)`` is the model's answer."""
     settings = _script().SETTINGS
     preds = [Prediction(task=task, setting=setting, example_uid=uid, correct=predict(uid) == gold, answer=gold,
                         prediction=predict(uid), candidates=(" a", " b"), seed=seed, demo_set=f"{seed}/{task}/{setting}")
-             for seed in (0, 1) for task in tasks for setting in settings for uid, gold in (("x", 0), ("y", 1))]
+             for seed in (0, 1) for task in tasks for setting in settings if task == tasks[0] or setting not in one_task for uid, gold in (("x", 0), ("y", 1))]
     cells = list(CellOutcomes.from_predictions(preds).values())
     run = EvalRun(f"key-{model}", {"k": 4, "max_examples": 2, "seeds": [0, 1], "dtype": "bf16"}, model, f"fp-{model}",
                   tuple(summarize_cell(c) for c in cells), average_cells(cells), tuple(preds))
     write_run(folder, run, plots=False)
 
 
-def _experiment(folder, base, tuned, tasks=("a", "b")):
+def _experiment(folder, base, tuned, tasks=("a", "b"), one_task=()):
     """A `taskmix run` folder: base and tuned evaluations and a 2-step training run."""
-    _eval_run(folder / "eval-base" / "results", "base", base, tasks)
-    _eval_run(folder / "eval-tuned" / "results", str(folder / "model"), tuned, tasks)
+    _eval_run(folder / "eval-base" / "results", "base", base, tasks, one_task)
+    _eval_run(folder / "eval-tuned" / "results", str(folder / "model"), tuned, tasks, one_task)
     train = folder / "train" / "run"
     train.mkdir(parents=True)
     (train / "run.json").write_text(json.dumps({"config": {"batch_size": 4, "lr": 1e-4, "lora": True, "lora_r": 8,
@@ -91,19 +91,29 @@ def test_the_collector_on_hand_made_runs_gains_goals_budget_ablation_and_command
 def test_the_development_screen_is_scored_against_the_headline_on_the_same_prompts(tmp_path, capsys):
     always_0, right = (lambda uid: 0), (lambda uid: 0 if uid == "x" else 1)
     _experiment(tmp_path / "head", always_0, right)
-    # the dev tasks: one dataset (a setting of one dataset has no average row; its own row counts)
-    _experiment(tmp_path / "dev-a", always_0, always_0, tasks=("d",))  # a candidate that learns nothing
-    _experiment(tmp_path / "dev-b", always_0, right, tasks=("d",))  # one as good as the headline
-    _eval_run(tmp_path / "ref", str(tmp_path / "head" / "model"), right, tasks=("d",))  # the headline's model
+    # the dev tasks: two datasets, flipped on the first only (a setting of one dataset has no
+    # average row; that dataset's row counts)
+    dev = dict(tasks=("d", "e"), one_task=("flipped",))
+    _experiment(tmp_path / "dev-a", always_0, always_0, **dev)  # a candidate that learns nothing
+    _experiment(tmp_path / "dev-b", always_0, right, **dev)  # one as good as the headline
+    _eval_run(tmp_path / "ref", str(tmp_path / "head" / "model"), right, **dev)  # the headline's model
     out = tmp_path / "symbol_tuning.json"
     common = ["--model", "m", "--run", str(tmp_path / "head"), "--config", "head.yaml", "--out", str(out)]
     assert _script().main([*common, "--dev-run", str(tmp_path / "dev-a")]) == 2
     assert "--dev-run needs --dev-reference" in capsys.readouterr().err and not out.exists()
+    two_a = [*common, "--dev-reference", str(tmp_path / "ref"), "--dev-run", str(tmp_path / "dev-a"),
+             "--dev-run", str(tmp_path / "x" / "dev-a")]
+    assert _script().main(two_a) == 2 and "share a name" in capsys.readouterr().err and not out.exists()
+    one_config = [*common, "--dev-reference", str(tmp_path / "ref"), "--dev-run", str(tmp_path / "dev-a"),
+                  "--dev-run", str(tmp_path / "dev-b"), "--dev-config", "a.yaml"]
+    assert _script().main(one_config) == 2 and "one config per run" in capsys.readouterr().err and not out.exists()
     assert _script().main([*common, "--dev-reference", str(tmp_path / "ref"),
                            "--dev-run", str(tmp_path / "dev-a"), "--dev-config", "a.yaml",
                            "--dev-run", str(tmp_path / "dev-b"), "--dev-config", "b.yaml"]) == 0
     dev = json.loads(out.read_text())["models"]["m"]["development"]
+    assert dev["candidates"]["dev-a"]["mixture"] is None  # hand-made runs have no mixture
     assert dev["reference"]["tuned_minus_base_pp"]["noinstr_symbols"] == 50.0
+    assert dev["reference"]["base"]["flipped"] == 0.5 and dev["reference"]["headline"]["flipped"] == 1.0
     assert dev["reference"]["diagnostics"]["base"]["flipped"]["top_prediction_share"] == 1.0
     a, b = dev["candidates"]["dev-a"], dev["candidates"]["dev-b"]
     assert a["config"] == "a.yaml" and a["tuned_minus_base_pp"]["flipped"] == 0.0 and "goals" not in a
