@@ -16,12 +16,12 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from ..catalogue import load_task_spec
-from ..config import KEY_NEUTRAL, key_dict, to_dict
+from ..config import from_dict, key_dict, to_dict
 from ..errors import TaskmixError
 from ..fileio import atomic_write_json, default_dir_mode, temp_siblings
 from ..models.prepare import resolve_model_dir
@@ -58,14 +58,15 @@ def _tokenizer_for(spec: str) -> Any:
         raise TaskmixError(f"{folder}: cannot load tokenizer ({e})") from None
 
 
-def _later_fields_left_out(config: Any) -> Any:
-    """A manifest's config without the fields added later that hold the value that does what
-    the code did before them (see :func:`taskmix.config.key_dict`): compared with the
-    ``key_dict`` of a config, a folder built before such a field is the same mixture."""
-    if not isinstance(config, dict):
-        return config
-    neutral = {f.name: f.metadata[KEY_NEUTRAL] for f in fields(MixtureConfig) if KEY_NEUTRAL in f.metadata}
-    return {k: v for k, v in config.items() if not (k in neutral and v == neutral[k])}
+def _same_mixture(recorded: Any, config: MixtureConfig) -> bool:
+    """Whether a manifest's recorded config builds the mixture of ``config``: compared as
+    stage keys (:func:`taskmix.config.key_dict`), so a folder built before a field was added
+    (its manifest lacks it, which means the field's neutral value) is the same mixture. A
+    recorded config that is no valid ``MixtureConfig`` is another mixture."""
+    try:
+        return key_dict(from_dict(MixtureConfig, recorded)) == key_dict(config)
+    except TaskmixError:
+        return False
 
 
 def build_symbol_mixture(
@@ -93,7 +94,7 @@ def build_symbol_mixture(
                 raise TaskmixError(f"{manifest}: corrupt mixture manifest ({e}); use a new --out") from None
             if not isinstance(old, dict):
                 raise TaskmixError(f"{manifest}: corrupt mixture manifest (not a JSON object); use a new --out")
-            if old.get("config") == config_data or _later_fields_left_out(old.get("config")) == key_dict(config):
+            if _same_mixture(old.get("config"), config):
                 return MixtureResult(out_dir, int(old.get("n_prompts", 0)), str(old.get("content_sha256")),
                                      tuple((k, v["written"]) for k, v in old.get("tasks", {}).items()), True)
             raise TaskmixError(f"{out_dir}: holds a mixture built from a different config; use a new --out")
