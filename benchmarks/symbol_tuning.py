@@ -27,7 +27,11 @@ each candidate)::
         --ablation-run runs/symbol-tuning-gemma3-query --ablation-config configs/symbol_tuning_gemma3_query.yaml \
         --ablation-algorithmic runs/st-gemma3-query-alg \
         --dev-reference runs/icl-dev-headline \
-        --dev-run runs/symbol-tuning-gemma3-dev-lr1e3 --dev-config configs/symbol_tuning_gemma3_dev_lr1e3.yaml
+        --dev-run runs/symbol-tuning-gemma3-dev-lr1e3 --dev-config configs/symbol_tuning_gemma3_dev_lr1e3.yaml \
+        --protocol-base runs/st-gemma3-blocks8-base --protocol-tuned runs/st-gemma3-blocks8-tuned
+
+(the last two: the headline's base and tuned models on ``symbol-eval`` again under another
+protocol, e.g. ``taskmix eval ... --suite symbol-eval --block-size 8``).
 
 It writes ``models.<model>``: ``base`` and ``tuned`` accuracies per setting (the four
 settings, flipped, ``symbols_mean`` and the algorithmic families), ``ci95`` with the paired
@@ -36,7 +40,8 @@ tuned-minus-base intervals in accuracy (``tuned_minus_base``) and balanced accur
 share per setting), the goals in both metrics, the training ``budget``, ``ablations`` (each
 with its own tuned-minus-base and the headline minus it), ``development`` (the screen on
 icl-dev: the headline's and each candidate's tuned-minus-base there, and the headline minus
-each candidate) and the ``commands``. Every
+each candidate), ``other_protocol`` (the headline's comparison again under the other
+protocol, without goals: they are scored on the headline's own protocol) and the ``commands``. Every
 difference comes from :func:`taskmix.evaluation.compare.compare_runs`: pairs by (seed,
 dataset, setting, query), refuses runs shown different prompts, and resamples
 demonstration sets (clusters). Entries of other models in the file are kept as they are.
@@ -282,6 +287,28 @@ def development_block(reference: EvalRun, reference_dir: str, runs: dict[str, tu
     }
 
 
+def protocol_block(headline: tuple[EvalRun, EvalRun], base: EvalRun, tuned: EvalRun, folders: tuple[str, str]) -> dict:
+    """The headline's base and tuned models again on ``symbol-eval`` under another protocol
+    (e.g. blocks of 8 queries, so each cell has many demonstration sets): the same paired
+    comparison and diagnostics as the headline's own. Goals are scored on the headline's
+    protocol only; this block says whether its reading holds with more demonstration draws."""
+    for label, run, own in (("--protocol-base", base, headline[0]), ("--protocol-tuned", tuned, headline[1])):
+        if run.fingerprint != own.fingerprint:
+            raise TaskmixError(f"{label}: its model ({run.fingerprint}) is not the headline's ({own.fingerprint})")
+    c = base.config
+    what = (f"--suite {c.get('suite')} --settings {','.join(c.get('settings') or [])} "
+            f"--block-size {c.get('effective_block_size')}")
+    cmp = comparison(base, tuned, None, None)
+    return {
+        "protocol": (f"{c.get('suite')}: k={c.get('k')} per class, {c.get('max_examples')} queries per dataset and "
+                     f"seed, seeds {c.get('seeds')}, block size {c.get('effective_block_size')}, dtype {c.get('dtype')}"),
+        "commands": [eval_command(run, folder, what) for run, folder in zip((base, tuned), folders)],
+        **cmp,
+        "diagnostics": {"base": setting_diagnostics(base), "tuned": setting_diagnostics(tuned)},
+        "eval_seconds": {"base": timing(base), "tuned": timing(tuned)},
+    }
+
+
 def timing(run: EvalRun) -> float:
     return round(dict(run.timing).get("total", 0.0), 1)
 
@@ -307,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dev-run", action="append", default=[],
                     help="the `taskmix run` folder of a development candidate evaluated on icl-dev; repeatable")
     ap.add_argument("--dev-config", action="append", default=[], help="its YAML (in the order of --dev-run)")
+    ap.add_argument("--protocol-base", help="the base model's symbol-eval evaluation under another protocol "
+                                            "(e.g. --block-size 8); needs --protocol-tuned")
+    ap.add_argument("--protocol-tuned", help="the headline tuned model's evaluation on the same prompts")
     ap.add_argument("--note", action="append", default=[],
                     help="a line for the entry's notes (what the files cannot say: machine load, renamed folders); "
                          "repeat for more")
@@ -347,6 +377,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise TaskmixError("two --dev-run folders share a name; their blocks would overwrite each other")
             development = development_block(read_run(args.dev_reference), args.dev_reference,
                                             {r: experiment_runs(Path(r)) for r in args.dev_run}, args.dev_config)
+        other_protocol = None
+        if bool(args.protocol_base) != bool(args.protocol_tuned):
+            raise TaskmixError("--protocol-base and --protocol-tuned go together (the same prompts, base and tuned)")
+        if args.protocol_base:
+            other_protocol = protocol_block((base, tuned), read_run(args.protocol_base), read_run(args.protocol_tuned),
+                                            (args.protocol_base, args.protocol_tuned))
     except (TaskmixError, OSError, KeyError, ValueError) as e:
         print(f"symbol_tuning.py: {e}", file=sys.stderr)
         return 2
@@ -359,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     for run, folder in alg_runs:
         if run is not None:
             commands.append(eval_command(run, folder, "--suite algorithmic"))
+    if other_protocol:
+        commands += other_protocol["commands"]
     commands.append("python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]))
     entry = {
         **{k: cmp[k] for k in ("base", "tuned", "base_balanced", "tuned_balanced", "tuned_minus_base_pp",
@@ -379,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         **({"ablations": ablations} if ablations else {}),
         **({"between_ablations": between} if between else {}),
         **({"development": development} if development else {}),
+        **({"other_protocol": other_protocol} if other_protocol else {}),
         "commands": commands,
         "fingerprints": {"base": base.fingerprint, "tuned": tuned.fingerprint},
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -123,3 +123,28 @@ def test_the_development_screen_is_scored_against_the_headline_on_the_same_promp
     assert "taskmix run a.yaml" in commands and "taskmix run b.yaml" in commands
     assert any(c.startswith(f"taskmix eval --model {tmp_path / 'head' / 'model'} --tasks ") and c.endswith(f"--out {tmp_path / 'ref'}")
                for c in commands)
+
+
+def test_another_protocol_compares_the_headlines_own_models_and_refuses_others(tmp_path, capsys):
+    always_0, right = (lambda uid: 0), (lambda uid: 0 if uid == "x" else 1)
+    _experiment(tmp_path / "head", always_0, right)
+    _eval_run(tmp_path / "p-base", "base", always_0)  # the same models under another protocol
+    _eval_run(tmp_path / "p-tuned", str(tmp_path / "head" / "model"), always_0)  # where the gain vanishes
+    _eval_run(tmp_path / "p-other", "other-model", right)
+    out = tmp_path / "symbol_tuning.json"
+    common = ["--model", "m", "--run", str(tmp_path / "head"), "--config", "head.yaml", "--out", str(out)]
+    assert _script().main([*common, "--protocol-base", str(tmp_path / "p-base")]) == 2
+    assert "go together" in capsys.readouterr().err and not out.exists()
+    assert _script().main([*common, "--protocol-base", str(tmp_path / "p-other"),
+                           "--protocol-tuned", str(tmp_path / "p-tuned")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--protocol-base: its model (fp-other-model)" in err and not out.exists()
+    assert _script().main([*common, "--protocol-base", str(tmp_path / "p-base"),
+                           "--protocol-tuned", str(tmp_path / "p-tuned")]) == 0
+    m = json.loads(out.read_text())["models"]["m"]
+    assert m["tuned_minus_base_pp"]["symbols_mean"] == 50.0  # the headline's own protocol
+    other = m["other_protocol"]
+    assert other["tuned_minus_base_pp"]["symbols_mean"] == 0.0 and "goals" not in other
+    assert other["diagnostics"]["tuned"]["flipped"]["top_prediction_share"] == 1.0
+    assert other["ci95"]["tuned_minus_base"]["flipped"] == [0.0, 0.0] and other["clusters"]["symbols_mean"] == 8
+    assert all(c in m["commands"] for c in other["commands"]) and len(other["commands"]) == 2
