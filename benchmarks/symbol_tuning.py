@@ -145,7 +145,7 @@ def comparison(base: EvalRun, tuned: EvalRun, base_alg: EvalRun | None, tuned_al
             "tuned_minus_base_balanced": {k: None if diffs[k].bal_diff is None else [r4(diffs[k].bal_low), r4(diffs[k].bal_high)]
                                           for k in keys},
             "how": "paired cluster bootstrap (2,000) from taskmix.evaluation.compare: pairs by (seed, dataset, "
-                   "setting, query), clusters are demonstration sets (seed x dataset x setting), resampled within "
+                   "setting, query), clusters are demonstration sets (the queries that shared one), resampled within "
                    "each dataset; a setting's value is the unweighted mean over the eleven datasets; symbols_mean "
                    "pools the cells of instr_symbols and noinstr_symbols; algorithmic: mean over subtasks",
         },
@@ -296,17 +296,25 @@ def protocol_block(headline: tuple[EvalRun, EvalRun], base: EvalRun, tuned: Eval
         if run.fingerprint != own.fingerprint:
             raise TaskmixError(f"{label}: its model ({run.fingerprint}) is not the headline's ({own.fingerprint})")
     c = base.config
-    what = (f"--suite {c.get('suite')} --settings {','.join(c.get('settings') or [])} "
-            f"--block-size {c.get('effective_block_size')}")
+    block = c.get("effective_block_size")
+    what = f"--suite {c.get('suite')} --settings {','.join(c.get('settings') or [])}" + (f" --block-size {block}" if block else "")
     cmp = comparison(base, tuned, None, None)
     return {
-        "protocol": (f"{c.get('suite')}: k={c.get('k')} per class, {c.get('max_examples')} queries per dataset and "
-                     f"seed, seeds {c.get('seeds')}, block size {c.get('effective_block_size')}, dtype {c.get('dtype')}"),
+        "protocol": protocol_text(base),
         "commands": [eval_command(run, folder, what) for run, folder in zip((base, tuned), folders)],
         **cmp,
         "diagnostics": {"base": setting_diagnostics(base), "tuned": setting_diagnostics(tuned)},
         "eval_seconds": {"base": timing(base), "tuned": timing(tuned)},
     }
+
+
+def protocol_text(run: EvalRun) -> str:
+    """One line saying how ``run`` was evaluated (suite, k, queries, seeds, block size, dtype)."""
+    c = run.config
+    return (f"{c.get('suite')}: k={c.get('k')} per class, {c.get('max_examples')} queries per dataset and seed, "
+            f"seeds {c.get('seeds')}, block size "
+            f"{c.get('effective_block_size') or 'n (one shared demonstration set per dataset, setting and seed)'}, "
+            f"dtype {c.get('dtype')}")
 
 
 def timing(run: EvalRun) -> float:
@@ -344,6 +352,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     out = Path(args.out)
     try:
+        if bool(args.protocol_base) != bool(args.protocol_tuned):
+            raise TaskmixError("--protocol-base and --protocol-tuned go together (the same prompts, base and tuned)")
         data = read_json_if_present(out, "results file", require_object=True) or {"models": {}}
         base, tuned, train_dir = experiment_runs(Path(args.run))
         base_alg = read_run(args.base_algorithmic) if args.base_algorithmic else None
@@ -378,8 +388,6 @@ def main(argv: list[str] | None = None) -> int:
             development = development_block(read_run(args.dev_reference), args.dev_reference,
                                             {r: experiment_runs(Path(r)) for r in args.dev_run}, args.dev_config)
         other_protocol = None
-        if bool(args.protocol_base) != bool(args.protocol_tuned):
-            raise TaskmixError("--protocol-base and --protocol-tuned go together (the same prompts, base and tuned)")
         if args.protocol_base:
             other_protocol = protocol_block((base, tuned), read_run(args.protocol_base), read_run(args.protocol_tuned),
                                             (args.protocol_base, args.protocol_tuned))
@@ -401,10 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     entry = {
         **{k: cmp[k] for k in ("base", "tuned", "base_balanced", "tuned_balanced", "tuned_minus_base_pp",
                                "tuned_minus_base_balanced_pp", "ci95", "n_pairs", "clusters")},
-        "protocol": (f"symbol-eval: k={base.config.get('k')} per class, {base.config.get('max_examples')} queries per "
-                     f"dataset and seed, seeds {base.config.get('seeds')}, block size "
-                     f"{base.config.get('effective_block_size') or 'n (one shared demonstration set per dataset, setting and seed)'}, "
-                     f"dtype {base.config.get('dtype')}"),
+        "protocol": protocol_text(base),
         "diagnostics": {"base": setting_diagnostics(base), "tuned": setting_diagnostics(tuned)},
         "goals": goals(cmp),
         "budget": {

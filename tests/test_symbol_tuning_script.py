@@ -29,7 +29,7 @@ def test_an_unreadable_results_file_or_a_missing_run_is_one_line_and_nothing_wri
     assert out.read_text() == '{"models": {"other": {}}}'
 
 
-def _eval_run(folder, model, predict, tasks=("a", "b"), one_task=()):
+def _eval_run(folder, model, predict, tasks=("a", "b"), one_task=(), **config):
     """A symbol-eval run folder: datasets ``tasks`` (settings in ``one_task`` on the first only), every headline setting, seeds 0-1, one
     demonstration set per (seed, dataset, setting), queries x (class 0) and y (class 1);
     ``predict(uid)`` is the model's answer."""
@@ -38,7 +38,7 @@ def _eval_run(folder, model, predict, tasks=("a", "b"), one_task=()):
                         prediction=predict(uid), candidates=(" a", " b"), seed=seed, demo_set=f"{seed}/{task}/{setting}")
              for seed in (0, 1) for task in tasks for setting in settings if task == tasks[0] or setting not in one_task for uid, gold in (("x", 0), ("y", 1))]
     cells = list(CellOutcomes.from_predictions(preds).values())
-    run = EvalRun(f"key-{model}", {"k": 4, "max_examples": 2, "seeds": [0, 1], "dtype": "bf16"}, model, f"fp-{model}",
+    run = EvalRun(f"key-{model}", {"k": 4, "max_examples": 2, "seeds": [0, 1], "dtype": "bf16", **config}, model, f"fp-{model}",
                   tuple(summarize_cell(c) for c in cells), average_cells(cells), tuple(preds))
     write_run(folder, run, plots=False)
 
@@ -128,17 +128,19 @@ def test_the_development_screen_is_scored_against_the_headline_on_the_same_promp
 def test_another_protocol_compares_the_headlines_own_models_and_refuses_others(tmp_path, capsys):
     always_0, right = (lambda uid: 0), (lambda uid: 0 if uid == "x" else 1)
     _experiment(tmp_path / "head", always_0, right)
-    _eval_run(tmp_path / "p-base", "base", always_0)  # the same models under another protocol
-    _eval_run(tmp_path / "p-tuned", str(tmp_path / "head" / "model"), always_0)  # where the gain vanishes
-    _eval_run(tmp_path / "p-other", "other-model", right)
+    blocks = dict(suite="symbol-eval", settings=["instr_symbols", "flipped"], effective_block_size=8)
+    _eval_run(tmp_path / "p-base", "base", always_0, **blocks)  # the same models under another protocol
+    _eval_run(tmp_path / "p-tuned", str(tmp_path / "head" / "model"), always_0, **blocks)  # where the gain vanishes
+    _eval_run(tmp_path / "p-other", "other-model", right, **blocks)
     out = tmp_path / "symbol_tuning.json"
     common = ["--model", "m", "--run", str(tmp_path / "head"), "--config", "head.yaml", "--out", str(out)]
     assert _script().main([*common, "--protocol-base", str(tmp_path / "p-base")]) == 2
-    assert "go together" in capsys.readouterr().err and not out.exists()
-    assert _script().main([*common, "--protocol-base", str(tmp_path / "p-other"),
-                           "--protocol-tuned", str(tmp_path / "p-tuned")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--protocol-base: its model (fp-other-model)" in err and not out.exists()
+    assert err.count("\n") == 1 and "go together" in err and not out.exists()
+    for base, tuned, wrong in (("p-other", "p-tuned", "--protocol-base"), ("p-base", "p-other", "--protocol-tuned")):
+        assert _script().main([*common, "--protocol-base", str(tmp_path / base), "--protocol-tuned", str(tmp_path / tuned)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{wrong}: its model (fp-other-model)" in err and not out.exists()
     assert _script().main([*common, "--protocol-base", str(tmp_path / "p-base"),
                            "--protocol-tuned", str(tmp_path / "p-tuned")]) == 0
     m = json.loads(out.read_text())["models"]["m"]
@@ -147,4 +149,7 @@ def test_another_protocol_compares_the_headlines_own_models_and_refuses_others(t
     assert other["tuned_minus_base_pp"]["symbols_mean"] == 0.0 and "goals" not in other
     assert other["diagnostics"]["tuned"]["flipped"]["top_prediction_share"] == 1.0
     assert other["ci95"]["tuned_minus_base"]["flipped"] == [0.0, 0.0] and other["clusters"]["symbols_mean"] == 8
+    assert other["commands"][0] == (f"taskmix eval --model base --suite symbol-eval --settings instr_symbols,flipped "
+                                    f"--block-size 8 --k 4 --max-examples 2 --seeds 0,1 --dtype bf16 --out {tmp_path / 'p-base'}")
+    assert "block size 8" in other["protocol"] and "block size n (one shared" in m["protocol"]
     assert all(c in m["commands"] for c in other["commands"]) and len(other["commands"]) == 2
