@@ -6,19 +6,23 @@ default): for every prompt of an evaluation run it embeds the prompt's exemplars
 averages the exemplars of each class and predicts the class whose centroid is nearest (cosine).
 It sees exactly the demonstration sets and queries the model saw (rebuilt from the run's config
 and checked against its predictions, field by field) and no label word, so it measures what the
-exemplars alone tell about each dataset: the skill symbol tuning asks a model to use. Its
-predictions are written as an ordinary evaluation run folder, so `taskmix compare` pairs it with
-any model run of the same protocol.
+exemplars alone tell about each dataset: the skill symbol tuning asks a model to use. The
+settings differ only in the label words and instruction, which the reference ignores, so it
+predicts the same in all four. Its predictions are written as an ordinary evaluation run folder,
+so `taskmix compare` pairs it with any model run of the same protocol.
 
     python benchmarks/icl_headroom.py \\
         --run base=runs/symbol-tuning-gemma3/eval-base/results \\
         --run tuned=runs/symbol-tuning-gemma3/eval-tuned/results \\
         --out benchmarks/results/icl_headroom/shared --json benchmarks/results/icl_headroom.json
 
-The first ``--run`` fixes the protocol; every run must hold the same prompts. Flipped labels are
-left out (a classifier that ignores label words scores the same with flipped and true labels).
-Bad input (a missing folder, runs of different protocols, prompts that do not rebuild) is one
-line and exit 2, with nothing written.
+The first ``--run`` fixes the protocol; every run must hold the same prompts (each is checked).
+Flipped labels are left out (a classifier that ignores label words scores the same with flipped
+and true labels), and so are free-form tasks. The check compares what a prediction records
+(answer, candidates, format, exemplar count, demonstration set), not the exemplar texts: it
+assumes the task data are the ones the run read (the mirror is checksummed). Bad input (a
+missing folder, runs of different protocols or tasks, prompts that do not rebuild, an --out
+that holds another run, a damaged --json) is one line and exit 2, with nothing written.
 """
 
 from __future__ import annotations
@@ -35,10 +39,11 @@ from typing import Any, Callable, Sequence
 
 from taskmix.config import from_dict, to_dict
 from taskmix.errors import TaskmixError
-from taskmix.evaluation.compare import check_same_prompts, compare_runs
+from taskmix.evaluation.compare import check_same_prompts, compare_runs, headline
 from taskmix.evaluation.config import EvalConfig
 from taskmix.evaluation.plan import eval_examples, iter_prompt_set, plan_tasks
-from taskmix.evaluation.results import EvalRun, Prediction, read_run, write_run
+from taskmix.evaluation.preflight import check_out_folder
+from taskmix.evaluation.results import RESULTS_FILE, EvalRun, Prediction, read_results, read_run, write_run
 from taskmix.evaluation.summary import CellOutcomes, average_cells, summarize_cell
 from taskmix.fileio import atomic_write_json
 from taskmix.records import Example, Prompt, Task
@@ -68,17 +73,21 @@ def rebuilt_prompts(config: EvalConfig, loader: Callable[[str], Task] | None = N
             seeded = dataclasses.replace(config, seed=seed)
             examples = eval_examples(pt.task, seeded)
             for setting in pt.settings:
-                if setting != FLIPPED:
+                if setting != FLIPPED and pt.task.is_classification:
                     out += [(pt.task, p) for p in iter_prompt_set(pt, examples, setting, seeded, None, None)]
     return out
 
 
 def check_rebuilt(prompts: Sequence[tuple[Task, Prompt]], run: EvalRun) -> None:
     """Refuse (one line) unless every rebuilt prompt matches the run's prediction for it."""
-    seen = {(p.seed, p.task, p.setting, p.example_uid): p for p in run.predictions if p.setting != FLIPPED}
+    if not prompts:
+        raise TaskmixError(f"{run.model}'s run holds no classification prompt outside {FLIPPED}: nothing to read")
+    seen = {(p.seed, p.task, p.setting, p.example_uid): p for p in run.predictions
+            if p.setting != FLIPPED and p.answer is not None}
     if len(seen) != len(prompts):
-        raise TaskmixError(f"{len(prompts)} prompts rebuilt from the config of {run.model}'s run, which holds "
-                           f"{len(seen)} (not counting flipped): the run was not made by this version's prompt builder")
+        raise TaskmixError(f"{len(prompts)} prompts rebuilt from the protocol, but {run.model}'s run holds "
+                           f"{len(seen)} (classification, not counting {FLIPPED}): not the same tasks, or not "
+                           "made by this version's prompt builder")
     for _, q in prompts:
         p = seen.get((q.seed, q.task, q.setting, q.example_uid))
         mine = (q.answer, q.candidates, q.format_name, len(q.exemplar_uids), q.dropped_exemplars, q.demo_set)
@@ -94,20 +103,17 @@ def centroid_predictions(prompts: Sequence[tuple[Task, Prompt]], encoder: Encode
     import numpy as np
 
     by_uid: dict[tuple[str, str], Example] = {}
-    for task, _ in prompts:
-        if (task.name, "") not in by_uid:
-            by_uid[(task.name, "")] = Example("", ())
-            for split in task.splits:
-                by_uid.update({(task.name, e.uid): e for e in split.examples})
+    for task in {t.name: t for t, _ in prompts}.values():
+        for split in task.splits:
+            for e in split.examples:
+                if by_uid.setdefault((task.name, e.uid), e) != e:
+                    raise TaskmixError(f"{task.name}: two examples share the uid {e.uid!r}")
     texts = sorted({example_text(by_uid[(t.name, u)]) for t, p in prompts for u in (*p.exemplar_uids, p.example_uid)})
     vectors = dict(zip(texts, encoder.encode(texts)))
     out = []
     for task, p in prompts:
         query = by_uid[(task.name, p.example_uid)]
-        if p.answer != query.label:
-            raise TaskmixError(f"{task.name} / {p.setting}: the gold candidate of {p.example_uid!r} is not its class; "
-                               "the reference reads candidates in class order")
-        scores = []
+        scores = []  # candidates are in class order (the prompt builder shows the label space in order)
         for c in range(len(p.candidates)):
             members = [vectors[example_text(by_uid[(task.name, u)])] for u in p.exemplar_uids
                        if by_uid[(task.name, u)].label == c]
@@ -125,7 +131,7 @@ def centroid_predictions(prompts: Sequence[tuple[Task, Prompt]], encoder: Encode
 
 
 def reference_run(config: EvalConfig, base: EvalRun, predictions: Sequence[Prediction], encoder: Encoder,
-                  seconds: float) -> EvalRun:
+                  seconds: float, out: str = "") -> EvalRun:
     """The reference's predictions as an evaluation run of the same protocol as ``base``."""
     cells: dict[tuple[str, str], CellOutcomes] = {}
     for p in predictions:
@@ -134,12 +140,12 @@ def reference_run(config: EvalConfig, base: EvalRun, predictions: Sequence[Predi
     name = f"nearest-centroid:{encoder.path.name}"
     return EvalRun(
         run_key=f"{base.run_key}-centroid-{encoder.fingerprint}",
-        config={**base.config, "model": name, "settings": sorted({p.setting for p in predictions})},
+        config={**base.config, "model": name, "out": out, "settings": sorted({p.setting for p in predictions})},
         model=name, fingerprint=f"{name}@{encoder.fingerprint}", scores=scores,
         averages=average_cells(list(cells.values()), seed=config.seed, n_boot=config.bootstrap_samples),
         predictions=tuple(predictions), timing=(("total", seconds),),
-        notes=(f"nearest class centroid of the exemplars' {encoder.path.name} embeddings; no label words, "
-               f"so every setting but {FLIPPED} is scored on its own demonstration sets",),
+        notes=(f"nearest class centroid of the exemplars' {encoder.path.name} embeddings; it reads no label word "
+               "or instruction, so it predicts the same in every setting that shows the same exemplars",),
     )
 
 
@@ -176,7 +182,32 @@ def parse_runs(specs: Sequence[str]) -> list[tuple[str, Path]]:
     return runs
 
 
-def main(argv: list[str] | None = None) -> int:
+def check_out(out: Path, run_key: str, runs: Sequence[tuple[str, Path]]) -> None:
+    """``out`` may be new or hold this reference's own earlier run, never a model's run."""
+    if any(out.resolve() == folder.resolve() for _, folder in runs):
+        raise TaskmixError(f"--out {out} is one of the --run folders; choose another")
+    check_out_folder(out)
+    if (out / RESULTS_FILE).is_file() and read_results(out).get("run_key") != run_key:
+        raise TaskmixError(f"--out {out} holds another run; choose another folder")
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    """The summary file's entries so far ({} when it does not exist yet)."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise TaskmixError(f"--json {path}: not readable JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise TaskmixError(f"--json {path}: expected an object of protocols")
+    return data
+
+
+def main(argv: list[str] | None = None, loader: Callable[[str], Task] | None = None,
+         encoder: Any = None) -> int:
+    """The command line; ``loader`` (task name -> Task) and ``encoder`` (anything with
+    ``encode``, ``path`` and ``fingerprint``) may be injected by tests."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--run", action="append", required=True, metavar="NAME=FOLDER",
                     help="an evaluation run folder (repeat; the first fixes the protocol)")
@@ -186,27 +217,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--encoder", default=None, help="sentence-transformers folder; default: the shipped all-MiniLM-L6-v2")
     args = ap.parse_args(argv)
     try:
-        runs = [(name, read_run(folder)) for name, folder in parse_runs(args.run)]
+        folders = parse_runs(args.run)
+        runs = [(name, read_run(folder)) for name, folder in folders]
+        summary_path = Path(args.json)
+        summary = read_summary(summary_path)
         first = runs[0][1]
         for _, other in runs[1:]:
             check_same_prompts(first, other)
         config = eval_config_of(first)
         t0 = time.perf_counter()
-        prompts = rebuilt_prompts(config)
-        check_rebuilt(prompts, first)
-        encoder = Encoder(args.encoder)
-        reference = reference_run(config, first, centroid_predictions(prompts, encoder), encoder, time.perf_counter() - t0)
+        prompts = rebuilt_prompts(config, loader)
+        for _, run in runs:
+            check_rebuilt(prompts, run)
+        encoder = encoder or Encoder(args.encoder)
+        predictions = centroid_predictions(prompts, encoder)
+        reference = reference_run(config, first, predictions, encoder, time.perf_counter() - t0, args.out)
+        check_out(Path(args.out), reference.run_key, folders)
         settings = [a.setting for a in reference.averages]
-        differences = {name: compare_runs(reference, run, seed=config.seed) for name, run in runs}
-    except (TaskmixError, OSError) as e:
+        differences = {name: headline(compare_runs(reference, run, seed=config.seed)) for name, run in runs}
+    except (TaskmixError, OSError, ImportError) as e:
         print(f"icl_headroom: error: {e}", file=sys.stderr)
         return 2
     write_run(args.out, reference)
-    summary_path = Path(args.json)
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     entry: dict[str, Any] = {
         "command": "python benchmarks/icl_headroom.py " + " ".join(f"--run {r}" for r in args.run)
-                   + f" --out {args.out} --json {args.json}" + (f" --protocol {args.protocol}" if args.protocol else ""),
+                   + f" --out {args.out} --json {args.json}" + (f" --protocol {args.protocol}" if args.protocol else "")
+                   + (f" --encoder {args.encoder}" if args.encoder else ""),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()} {platform.system()}, {__import__('os').cpu_count()} cores",
         "reference": {"model": reference.model, "folder": args.out, "seconds": round(reference.timing[0][1], 1),
@@ -214,9 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {"reference": setting_rows(reference, settings),
                      **{name: setting_rows(run, settings) for name, run in runs}},
         "minus_reference": {
-            name: {d.setting: {"accuracy": [round(100 * x, 1) for x in (d.diff, d.ci_low, d.ci_high)],
-                               "balanced_accuracy": [round(100 * x, 1) for x in (d.bal_diff, d.bal_low, d.bal_high)]}
-                   for d in diffs if d.task == "average"}
+            name: {setting: {"accuracy": [round(100 * x, 1) for x in (d.diff, d.ci_low, d.ci_high)],
+                             "balanced_accuracy": [round(100 * x, 1) for x in (d.bal_diff, d.bal_low, d.bal_high)]}
+                   for setting, d in diffs.items()}
             for name, diffs in differences.items()},
         "datasets": {"reference": dataset_rows(reference, settings),
                      **{name: dataset_rows(run, settings) for name, run in runs}},

@@ -4,6 +4,7 @@ classifies by class centroids, and pairs with the run; bad input is one line."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -76,3 +77,34 @@ def test_bad_input_is_one_line_and_nothing_written(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("icl_headroom: error:") for line in err)
     assert not out.exists() and not summary.exists()
+
+
+def test_main_writes_the_reference_run_and_a_summary_and_refuses_a_clash(tmp_path, capsys):
+    headroom = load_script("icl_headroom")
+    _, run = _run(tmp_path)
+    out, summary = tmp_path / "ref", tmp_path / "headroom.json"
+    args = ["--run", f"base={tmp_path / 'base'}", "--out", str(out), "--json", str(summary), "--protocol", "toy"]
+    assert headroom.main(args, loader=TASKS.__getitem__, encoder=CueEncoder()) == 0
+    entry = json.loads(summary.read_text())["toy"]
+    assert entry["settings"]["reference"]["noinstr_symbols"]["accuracy"] == 100.0
+    fake = 100 * run.score("average", "noinstr_labels").accuracy
+    assert entry["minus_reference"]["base"]["noinstr_labels"]["accuracy"][0] == round(fake - 100.0, 1)
+    assert set(entry["datasets"]["reference"]) == {"toy", "toy3"}
+    assert read_run(out).model == "nearest-centroid:cue-encoder" and "--protocol toy" in entry["command"]
+    before = summary.read_bytes()
+    base_files = {f.name: f.read_bytes() for f in (tmp_path / "base").iterdir()}
+    # --out on the model's own run, a damaged summary, a run of other tasks: one line, nothing written
+    clash = ["--run", f"base={tmp_path / 'base'}", "--out", str(tmp_path / "base"), "--json", str(summary)]
+    assert headroom.main(clash, loader=TASKS.__getitem__, encoder=CueEncoder()) == 2
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert headroom.main(args[:4] + ["--json", str(bad)], loader=TASKS.__getitem__, encoder=CueEncoder()) == 2
+    one = EvalConfig(model="fake", tasks=("toy",), k=2, max_examples=8, seeds=(0, 1), block_size=4,
+                     out=str(tmp_path / "one"), progress=False, plots=False, bootstrap_samples=200)
+    run_eval(one, model=FakeModel(), loader=TASKS.__getitem__)
+    assert headroom.main(args[:2] + ["--run", f"one={tmp_path / 'one'}"] + args[2:], loader=TASKS.__getitem__,
+                         encoder=CueEncoder()) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("icl_headroom: error:") for line in err)
+    assert summary.read_bytes() == before
+    assert {f.name: f.read_bytes() for f in (tmp_path / "base").iterdir()} == base_files
