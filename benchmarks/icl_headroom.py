@@ -112,16 +112,15 @@ def centroid_predictions(prompts: Sequence[tuple[Task, Prompt]], encoder: Encode
     vectors = dict(zip(texts, encoder.encode(texts)))
     out = []
     for task, p in prompts:
-        query = by_uid[(task.name, p.example_uid)]
+        query = vectors[example_text(by_uid[(task.name, p.example_uid)])]
+        members: dict[int | None, list[Any]] = {}
+        for u in p.exemplar_uids:
+            e = by_uid[(task.name, u)]
+            members.setdefault(e.label, []).append(vectors[example_text(e)])
         scores = []  # candidates are in class order (the prompt builder shows the label space in order)
         for c in range(len(p.candidates)):
-            members = [vectors[example_text(by_uid[(task.name, u)])] for u in p.exemplar_uids
-                       if by_uid[(task.name, u)].label == c]
-            if members:
-                centroid = np.mean(members, axis=0)
-                scores.append(float(centroid @ vectors[example_text(query)] / max(np.linalg.norm(centroid), 1e-12)))
-            else:
-                scores.append(-2.0)
+            centroid = np.mean(members[c], axis=0) if c in members else None
+            scores.append(-2.0 if centroid is None else float(centroid @ query / max(np.linalg.norm(centroid), 1e-12)))
         pred = int(np.argmax(scores))
         out.append(Prediction(task=p.task, setting=p.setting, example_uid=p.example_uid, correct=pred == p.answer,
                               answer=p.answer, prediction=pred, candidates=p.candidates, scores=tuple(scores),
