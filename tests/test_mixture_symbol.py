@@ -140,11 +140,11 @@ def test_same_config_same_bytes_and_dataset_on_disk(toy_loader, tmp_path):
     assert len(ds) == 24 and ds[0]["prompt"] == read(tmp_path / "a")[0]["prompt"]
     # building again into the same folder with the same config changes nothing
     assert build_symbol_mixture(MixtureConfig(**SMALL), tmp_path / "a", load=toy_loader).already_built
-    # a folder built before class_counts and flipped_share existed (its manifest lacks them) is
+    # a folder built before class_counts, flipped_share and exemplar_choice existed (its manifest lacks them) is
     # the same mixture; one built with another value of a later field is not
     manifest = tmp_path / "a" / "manifest.json"
     data = json.loads(manifest.read_text())
-    for later in ("class_counts", "flipped_share"):
+    for later in ("class_counts", "flipped_share", "exemplar_choice", "similar_pool"):
         del data["config"][later]
     manifest.write_text(json.dumps(data))
     assert build_symbol_mixture(MixtureConfig(**SMALL), tmp_path / "a", load=toy_loader).already_built

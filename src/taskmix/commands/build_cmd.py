@@ -22,7 +22,8 @@ from ..mixture.config import MixtureConfig
 from ..selection.tuning_pool import select_tuning
 from .flags import add_config_flags, given
 
-OVERRIDES = ("per_task_cap", "max_length", "tokenizer", "instruction_share", "flipped_share", "class_counts", "seed")
+OVERRIDES = ("per_task_cap", "max_length", "tokenizer", "instruction_share", "flipped_share", "class_counts",
+             "exemplar_choice", "similar_pool", "seed")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

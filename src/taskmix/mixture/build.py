@@ -27,6 +27,7 @@ from ..fileio import atomic_write_json, default_dir_mode, temp_siblings
 from ..models.prepare import resolve_model_dir
 from ..records import PROMPTS_FILE, Task
 from .config import MixtureConfig
+from .neighbours import Encode
 from ..prompts.compose import TokenCounter
 from .symbol import TaskStats, check_no_evaluation_tasks, mixture_prompts, plan_task, task_prompts
 
@@ -74,12 +75,14 @@ def build_symbol_mixture(
     out_dir: str | os.PathLike,
     load: Callable[[str], Task] | None = None,
     tokenizer: Any = None,
+    encode: Encode | None = None,
 ) -> MixtureResult:
     """Build the symbol-tuning mixture of ``config`` into ``out_dir``.
 
     ``load`` maps a task name to a :class:`Task` (default:
     :func:`~taskmix.catalogue.load_task_spec`, a catalogue name or a user task file);
-    ``tokenizer`` overrides ``config.tokenizer`` (tests pass one in). An existing
+    ``tokenizer`` overrides ``config.tokenizer`` and ``encode`` the sentence encoder of
+    ``exemplar_choice: similar`` (tests pass them in). An existing
     ``out_dir`` with the same config is left as it is; a different one is refused.
     """
     out_dir = Path(out_dir)
@@ -117,7 +120,7 @@ def build_symbol_mixture(
         digest = hashlib.sha256()
         n = 0
         with (tmp / PROMPTS_FILE).open("wb") as f:
-            for prompt in mixture_prompts(config, load, counter, stats):
+            for prompt in mixture_prompts(config, load, counter, stats, encode):
                 line = (json.dumps(prompt.to_json(), ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
                 f.write(line)
                 digest.update(line)

@@ -13,6 +13,8 @@ from ..symbols import KINDS
 # the evaluation ones): none of them is in the ``symbol-eval`` suite.
 #: How the classes of a prompt share their exemplar numbers (see ``MixtureConfig.class_counts``).
 CLASS_COUNTS = ("equal", "independent")
+#: How a prompt's exemplars are chosen (see ``MixtureConfig.exemplar_choice``).
+EXEMPLAR_CHOICES = ("random", "similar")
 
 DEFAULT_TASKS: tuple[str, ...] = (
     "sst2", "mr", "sst5", "cola", "mnli", "qnli", "qqp", "mrpc", "rte", "snli", "cb", "trec",
@@ -41,6 +43,16 @@ class MixtureConfig:
             exemplars' labels by counting (the classes still short), a shortcut that
             ``label_loss: context`` would teach instead of reading the inputs: use
             ``independent`` with it.
+        exemplar_choice: ``random`` (the paper's; what mixtures built before this field
+            did) or ``similar``: each class shows its exemplars nearest to the query
+            (all-MiniLM-L6-v2 cosine similarity) among a seeded sample of
+            ``similar_pool`` examples of that class, so the most similar exemplar's label
+            predicts the query's more often than with random exemplars
+            (:mod:`taskmix.mixture.neighbours`). Counts, symbols, format and order are
+            drawn as with ``random``. Not in the paper.
+        similar_pool: with ``similar``, how many examples of each class (a seeded sample,
+            the same for every query of a task) the nearest exemplars are taken from;
+            larger means nearer neighbours and more texts to embed.
         max_length: longest prompt plus target, in tokens of ``tokenizer`` (or estimated as
             characters / ``chars_per_token`` when no tokenizer is given).
         tokenizer: model folder or alias whose tokenizer measures lengths; empty to estimate.
@@ -69,6 +81,8 @@ class MixtureConfig:
     min_exemplars_per_class: int = 2
     max_exemplars_per_class: int = 10
     class_counts: str = field(default="equal", metadata={KEY_NEUTRAL: "equal"})  # added later: equal is the old way
+    exemplar_choice: str = field(default="random", metadata={KEY_NEUTRAL: "random"})  # added later: random is the old way
+    similar_pool: int = field(default=256, metadata={KEY_NEUTRAL: 256})  # only read with exemplar_choice: similar
     max_length: int = 1024
     tokenizer: str = ""
     chars_per_token: float = 4.0
@@ -96,6 +110,10 @@ class MixtureConfig:
             bad("max_exemplars_per_class", "must be >= min_exemplars_per_class")
         if self.class_counts not in CLASS_COUNTS:
             bad("class_counts", f"must be one of {', '.join(CLASS_COUNTS)}")
+        if self.exemplar_choice not in EXEMPLAR_CHOICES:
+            bad("exemplar_choice", f"must be one of {', '.join(EXEMPLAR_CHOICES)}")
+        if self.similar_pool < self.max_exemplars_per_class:
+            bad("similar_pool", "must be >= max_exemplars_per_class")
         if self.max_length < 16:
             bad("max_length", "must be >= 16")
         if not self.chars_per_token > 0:

@@ -6,7 +6,9 @@ as many as fit ``max_length``; a random input/label format
 (:mod:`taskmix.prompts.formats`); the target is the query's symbol with a leading space.
 A share of prompts can instead be instruction-tuning prompts: the task instruction
 first, natural label words; and, on two-class tasks, a share of the rest can show the
-natural label words swapped (``flipped``, no instruction; not in the paper).
+natural label words swapped (``flipped``, no instruction; not in the paper). Exemplars
+are drawn at random, or (``exemplar_choice: similar``, not in the paper) are each class's
+nearest to the query (:mod:`taskmix.mixture.neighbours`).
 
 Every choice for a query comes from ``rng_for(seed, task, uid)``, so a prompt depends
 only on the config and the task data, never on the order tasks are processed in.
@@ -26,7 +28,9 @@ from ..prompts.compose import (
 from ..prompts.formats import FORMAT_NAMES, answer_continuation
 from ..records import Example, Task, TrainingExample
 from ..seeding import derive_seed, rng_for
+from ..selection.encoder import Encoder
 from .config import MixtureConfig
+from .neighbours import Encode, NearestExemplars
 
 # Always refused besides the symbol-eval suite's tasks (exact names, and name prefixes
 # ending in "_" or "/"): the paper's evaluation datasets, and every RAFT task (RAFT holds
@@ -106,8 +110,10 @@ def length_check(counter: TokenCounter, max_length: int, demos: DemoSet, query: 
     return fits
 
 
-def make_prompt(pool: ExemplarPool, query_index: int, config: MixtureConfig, counter: TokenCounter) -> TrainingExample | None:
-    """The training prompt for one query, or ``None`` if even the minimum does not fit."""
+def make_prompt(pool: ExemplarPool, query_index: int, config: MixtureConfig, counter: TokenCounter,
+                neighbours: NearestExemplars | None = None) -> TrainingExample | None:
+    """The training prompt for one query, or ``None`` if even the minimum does not fit.
+    ``neighbours`` (``exemplar_choice: similar``) chooses each class's exemplars."""
     task = pool.task
     query = pool.examples[query_index]
     rng = rng_for(config.seed, "symbol-mixture", task.name, query.uid)
@@ -117,7 +123,8 @@ def make_prompt(pool: ExemplarPool, query_index: int, config: MixtureConfig, cou
         if rng_for(config.seed, "symbol-mixture-flipped", task.name, query.uid).random() < config.flipped_share:
             kind = "flipped"
     streams = DrawStreams(rng, rng, rng, derive_seed(config.seed, "symbol-mixture-order", task.name, query.uid))
-    demos = draw_demo_set(pool, recipe_for(config, kind), streams, exclusions([query]), f"q:{query.uid}")
+    choose = neighbours.chooser(query_index) if neighbours is not None else None
+    demos = draw_demo_set(pool, recipe_for(config, kind), streams, exclusions([query]), f"q:{query.uid}", choose)
     if demos.size == 0:
         return None
     target = answer_continuation(demos.shown[query.label])
@@ -154,16 +161,22 @@ class TaskStats:
 
 
 def task_prompts(pool: ExemplarPool, config: MixtureConfig, counter: TokenCounter,
-                 stats: TaskStats) -> Iterator[TrainingExample]:
+                 stats: TaskStats, encode: Encode | None = None) -> Iterator[TrainingExample]:
     """Stream up to ``per_task_cap`` prompts of one task, queries in seeded order. A query
     whose prompt cannot fit is skipped and counted; a task that yields no prompt at all
-    is a one-line error naming it."""
+    is a one-line error naming it. ``encode`` embeds texts for ``exemplar_choice: similar``
+    (required there, unused otherwise)."""
     order = list(range(len(pool.examples)))
     rng_for(config.seed, "symbol-mixture-queries", pool.task.name).shuffle(order)
+    neighbours = None
+    if config.exemplar_choice == "similar":
+        if encode is None:
+            raise TaskmixError("exemplar_choice: similar needs a sentence encoder to embed the examples")
+        neighbours = NearestExemplars(pool, order, config.similar_pool, config.seed, encode)
     for q in order:
         if stats.written >= config.per_task_cap:
             break
-        prompt = make_prompt(pool, q, config, counter)
+        prompt = make_prompt(pool, q, config, counter, neighbours)
         if prompt is None:
             stats.skipped_too_long += 1
             if stats.written == 0 and stats.skipped_too_long >= GIVE_UP_AFTER:
@@ -185,10 +198,15 @@ def mixture_prompts(
     load: Callable[[str], Task],
     counter: TokenCounter,
     stats: dict[str, TaskStats],
+    encode: Encode | None = None,
 ) -> Iterator[TrainingExample]:
-    """Every prompt of the mixture, task by task (in config order), streamed."""
+    """Every prompt of the mixture, task by task (in config order), streamed. With
+    ``exemplar_choice: similar`` and no ``encode``, the default sentence encoder
+    (all-MiniLM-L6-v2, cached on disk) embeds the examples."""
     check_no_evaluation_tasks(config)
+    if config.exemplar_choice == "similar" and encode is None:
+        encode = Encoder().encode
     for name in config.all_tasks:
         pool = plan_task(load(name), config.split)
         stats[name] = TaskStats()
-        yield from task_prompts(pool, config, counter, stats[name])
+        yield from task_prompts(pool, config, counter, stats[name], encode)

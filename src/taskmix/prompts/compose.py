@@ -189,10 +189,20 @@ def shown_labels(task: Task, recipe: DemoRecipe, rng: random.Random) -> tuple[st
     return labels
 
 
+#: ``choose(group, k, rng, exclude)``: at most ``k`` exemplars of class ``group``, none excluded.
+Choose = Callable[[int, int, random.Random, frozenset], list[Example]]
+
+
 def draw_demo_set(
-    pool: ExemplarPool, recipe: DemoRecipe, streams: DrawStreams, exclude: frozenset, set_id: str
+    pool: ExemplarPool, recipe: DemoRecipe, streams: DrawStreams, exclude: frozenset, set_id: str,
+    choose: Choose | None = None,
 ) -> DemoSet:
-    """Draw a demonstration set (see the module docs); ``exclude`` holds uids and input keys."""
+    """Draw a demonstration set (see the module docs); ``exclude`` holds uids and input keys.
+
+    ``choose`` picks a class's exemplars in a recipe that is not ``exact`` (tuning
+    mixtures); the default, :meth:`ExemplarPool.take_up_to`, draws them at random. A
+    recipe that is ``exact`` (evaluation) always draws at random.
+    """
     task = pool.task
     fmt = get_format(recipe.formats[streams.format.randrange(len(recipe.formats))])
     shown = shown_labels(task, recipe, streams.symbols)
@@ -205,7 +215,7 @@ def draw_demo_set(
         if each:
             k = streams.exemplars.randint(*recipe.per_class)
         if not recipe.exact:
-            groups.append(tuple(pool.take_up_to(g, k, streams.exemplars, exclude)))
+            groups.append(tuple((choose or pool.take_up_to)(g, k, streams.exemplars, exclude)))
             continue
         picked = pool.take_exactly(g, k, streams.exemplars, exclude)
         if picked is None:
