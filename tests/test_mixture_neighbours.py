@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ from taskmix.records import Example, Split, Task
 
 def angle_task(angles: dict[str, tuple[float, int]]) -> Task:
     """A two-class task whose example ``uid`` has text ``uid`` and sits at an angle on the unit circle."""
-    examples = tuple(Example(uid, (("text", uid),), label=label) for uid, (_, label) in angles.items())
+    examples = tuple(Example(uid, (("text", uid.removesuffix("-copy")),), label=label) for uid, (_, label) in angles.items())
     return Task(name="angles", source="test", instructions=("Classify.",), input_fields=("text",),
                 label_space=("a", "b"), splits=(Split("train", examples),))
 
@@ -36,7 +37,7 @@ def angle_encoder(angles: dict[str, tuple[float, int]], calls: list | None = Non
 
 
 ANGLES = {  # uid: (angle in radians, class)
-    "q": (0.0, 0),
+    "q": (0.0, 0), "q-copy": (0.0, 0),  # the query's text again, under another uid
     "a1": (0.1, 0), "a2": (1.0, 0), "a3": (-0.3, 0), "a4": (2.5, 0),
     "b1": (-0.2, 1), "b2": (0.05, 1), "b3": (3.0, 1), "b4": (0.6, 1),
 }
@@ -54,15 +55,16 @@ def test_nearest_exemplars_are_the_hand_computed_nearest_of_each_class_and_never
     # cosine to the query at angle 0 is cos(angle): class a by |angle| 0.1, 0.3, 1.0, 2.5; class b 0.05, 0.2, 0.6, 3.0
     assert [e.uid for e in near.nearest(q, 0, 3, exclude)] == ["a1", "a3", "a2"]
     assert [e.uid for e in near.nearest(q, 1, 4, exclude)] == ["b2", "b1", "b4", "b3"]
-    assert [e.uid for e in near.nearest(q, 0, 10, exclude)] == ["a1", "a3", "a2", "a4"]  # the query never
+    assert [e.uid for e in near.nearest(q, 0, 10, exclude)] == ["a1", "a3", "a2", "a4"]  # the query (or its text) never
     assert near.nearest(q, 0, 0, exclude) == []
     # one call embeds the sample, one the queries' chunk; a second query needs no new call
     near.nearest([e.uid for e in pool.examples].index("b3"), 0, 1, frozenset())
     assert len(calls) == 2 and sorted(calls[1]) == sorted(example_text(e) for e in pool.examples)
+    assert [e.uid for e in near.nearest(q, 0, 1, frozenset({"q"}))] == ["q-copy"]  # excluded by uid only: the copy is nearest
     # a sample smaller than the class: the nearest are taken from the sample only, the same sample for every query
     small = NearestExemplars(pool, order=range(len(pool.examples)), sample_size=2, seed=0, encode=angle_encoder(ANGLES))
     sample = {e.uid for e in small.candidates[0]}
-    assert len(sample) == 2 and {e.uid for e in small.nearest(q, 0, 5, exclude)} == sample - {"q"}
+    assert len(sample) == 2 and {e.uid for e in small.nearest(q, 0, 5, exclude)} == sample - {"q", "q-copy"}
 
 
 @pytest.fixture
@@ -78,9 +80,23 @@ def words_encoder():
     return encode
 
 
-def test_similar_changes_which_exemplars_and_nothing_else(toy_loader, words_encoder):
+def shown_by_class(prompt) -> dict[int, set[str]]:
+    """The uids of a toy prompt's exemplars by class, read from its segments (toy texts say
+    ``story number <i>``; the uid is ``<task>-<i>``)."""
+    task = prompt.uid.split(":", 1)[0]
+    inputs = [seg for seg in prompt.segments if seg.kind == "exemplar_input"]
+    labels = [seg for seg in prompt.segments if seg.kind == "exemplar_label"]
+    out: dict[int, set[str]] = {}
+    for inp, lab in zip(inputs, labels, strict=True):
+        number = re.search(r"story number (\d+)\b", prompt.prompt[inp.start:inp.end]).group(1)
+        out.setdefault(lab.label_class, set()).add(f"{task}-{number}")
+    return out
+
+
+@pytest.mark.parametrize("class_counts", ["equal", "independent"])
+def test_similar_changes_which_exemplars_and_nothing_else(toy_loader, words_encoder, class_counts):
     plan = plan_task(toy_loader("toy3"), "train")
-    base = dict(tasks=("toy3",), per_task_cap=12, max_length=5000)
+    base = dict(tasks=("toy3",), per_task_cap=12, max_length=5000, class_counts=class_counts)
     counter = TokenCounter(chars_per_token=4.0)
     rand = MixtureConfig(**base)
     similar = MixtureConfig(**base, exemplar_choice="similar", similar_pool=40)
@@ -89,25 +105,41 @@ def test_similar_changes_which_exemplars_and_nothing_else(toy_loader, words_enco
     for q in range(12):
         a = make_prompt(plan, q, rand, counter)
         b = make_prompt(plan, q, similar, counter, near)
-        assert (a.kind, a.format_name, a.target, a.n_exemplars) == (b.kind, b.format_name, b.target, b.n_exemplars)
-        changed += a.prompt != b.prompt
-        # every class shows exactly its nearest exemplars (as many as the prompt shows of that class)
-        query = plan.examples[q]
-        for group, examples in enumerate(plan.groups):
-            shown = [e for e in examples if e.uid != query.uid and f"{e.get('premise')}" in b.prompt]
-            nearest = near.nearest(q, group, len(shown), frozenset({query.uid}))
-            assert {e.uid for e in shown} == {e.uid for e in nearest}
+        # the same kind, format, symbol, and the same classes in the same written order
+        assert (a.kind, a.format_name, a.target) == (b.kind, b.format_name, b.target)
+        classes = [[seg.label_class for seg in p.segments if seg.kind == "exemplar_label"] for p in (a, b)]
+        assert classes[0] == classes[1]
+        shown = shown_by_class(b)
+        changed += shown != shown_by_class(a)
+        for group, uids in shown.items():  # each class shows exactly its nearest exemplars
+            assert uids == {e.uid for e in near.nearest(q, group, len(uids), frozenset({plan.examples[q].uid}))}
     assert changed >= 10
 
 
-def test_similar_mixture_is_byte_identical_when_built_again_and_its_key_is_new(toy_loader, words_encoder, tmp_path):
+def test_a_chooser_that_does_not_draw_changes_the_later_counts(toy_loader, words_encoder):
+    """Why the chooser draws the random exemplars too: without it, independent counts drift."""
+    plan = plan_task(toy_loader("toy3"), "train")
+    config = MixtureConfig(tasks=("toy3",), per_task_cap=12, max_length=5000, class_counts="independent",
+                           exemplar_choice="similar", similar_pool=40)
+    near = NearestExemplars(plan, range(len(plan.examples)), 40, 0, words_encoder)
+    lazy = NearestExemplars(plan, range(len(plan.examples)), 40, 0, words_encoder)
+    lazy.chooser = lambda q: (lambda group, k, rng, exclude: lazy.nearest(q, group, k, exclude))
+    counter = TokenCounter(chars_per_token=4.0)
+    counts = [[[seg.label_class for seg in make_prompt(plan, q, config, counter, n).segments].count(g) for g in range(3)]
+              for n in (near, lazy) for q in range(12)]
+    assert counts[:12] != counts[12:]
+
+
+def test_similar_mixture_is_byte_identical_when_built_again_and_is_another_mixture(toy_loader, words_encoder, tmp_path):
     config = MixtureConfig(tasks=("toy", "toy3"), per_task_cap=12, max_length=400, exemplar_choice="similar", similar_pool=20)
     a = build_symbol_mixture(config, tmp_path / "a", load=toy_loader, encode=words_encoder)
     b = build_symbol_mixture(config, tmp_path / "b", load=toy_loader, encode=words_encoder)
     r = build_symbol_mixture(MixtureConfig(tasks=("toy", "toy3"), per_task_cap=12, max_length=400), tmp_path / "r", load=toy_loader)
     assert (tmp_path / "a" / "prompts.jsonl").read_bytes() == (tmp_path / "b" / "prompts.jsonl").read_bytes()
     assert a.content_sha256 == b.content_sha256 != r.content_sha256
-    assert json.loads((tmp_path / "a" / "manifest.json").read_text())["config"]["exemplar_choice"] == "similar"
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["config"]["exemplar_choice"] == "similar" and manifest["encoder"] == "given by the caller"
+    assert "encoder" not in json.loads((tmp_path / "r" / "manifest.json").read_text())
     with pytest.raises(TaskmixError, match="different config"):
         build_symbol_mixture(MixtureConfig(tasks=("toy", "toy3"), per_task_cap=12, max_length=400), tmp_path / "a", load=toy_loader)
 
@@ -115,8 +147,9 @@ def test_similar_mixture_is_byte_identical_when_built_again_and_its_key_is_new(t
 def test_bad_exemplar_choice_settings_are_one_line_errors(tmp_path, capsys):
     with pytest.raises(ConfigError, match="exemplar_choice must be one of random, similar"):
         MixtureConfig(exemplar_choice="nearest")
-    with pytest.raises(ConfigError, match="similar_pool must be >= max_exemplars_per_class"):
-        MixtureConfig(exemplar_choice="similar", similar_pool=5)
+    with pytest.raises(ConfigError, match="similar_pool must be > max_exemplars_per_class with exemplar_choice: similar"):
+        MixtureConfig(exemplar_choice="similar", similar_pool=10)
+    assert MixtureConfig(max_exemplars_per_class=300).similar_pool == 256  # only read with similar
     assert main(["build", "symbol", "--tasks", "sst2", "--exemplar-choice", "nearest", "--out", str(tmp_path / "m")]) != 0
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert err == ["taskmix: error: mixture config: exemplar_choice must be one of random, similar, got 'nearest'"]

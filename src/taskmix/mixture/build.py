@@ -28,6 +28,7 @@ from ..models.prepare import resolve_model_dir
 from ..records import PROMPTS_FILE, Task
 from .config import MixtureConfig
 from .neighbours import Encode
+from ..selection.encoder import DEFAULT_ENCODER, Encoder
 from ..prompts.compose import TokenCounter
 from .symbol import TaskStats, check_no_evaluation_tasks, mixture_prompts, plan_task, task_prompts
 
@@ -108,6 +109,14 @@ def build_symbol_mixture(
     if tokenizer is None:
         tokenizer = _tokenizer_for(config.tokenizer)
     counter = TokenCounter(tokenizer, chars_per_token=config.chars_per_token)
+    encoder_note: dict[str, str] = {}
+    if config.exemplar_choice == "similar":
+        if encode is None:
+            encoder = Encoder()
+            encode = encoder.encode
+            encoder_note = {"encoder": f"{DEFAULT_ENCODER}@{encoder.fingerprint}"}
+        else:
+            encoder_note = {"encoder": "given by the caller"}
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     # a build killed earlier left its temp folder: nothing in it is reused (builds are cheap to redo)
@@ -138,6 +147,7 @@ def build_symbol_mixture(
                 "config": config_data,
                 "seed": config.seed,
                 "tokenizer": config.tokenizer or f"estimate: {config.chars_per_token} chars per token",
+                **encoder_note,
                 "n_prompts": n,
                 "content_sha256": content,
                 "tasks": {name: vars(s) for name, s in stats.items()},
@@ -186,7 +196,8 @@ def prompt_check(
                            chars_per_token=config.chars_per_token)
 
     def problem(name: str) -> str | None:
-        one = replace(config, tasks=(name,), extra_tasks=(), per_task_cap=1)
+        # judged with random exemplars (no encoder needed; nearest ones differ only in length)
+        one = replace(config, tasks=(name,), extra_tasks=(), per_task_cap=1, exemplar_choice="random")
         check_no_evaluation_tasks(one)
         pool = plan_task(load(name), one.split)
         try:

@@ -48,11 +48,13 @@ class MixtureConfig:
             (all-MiniLM-L6-v2 cosine similarity) among a seeded sample of
             ``similar_pool`` examples of that class, so the most similar exemplar's label
             predicts the query's more often than with random exemplars
-            (:mod:`taskmix.mixture.neighbours`). Counts, symbols, format and order are
-            drawn as with ``random``. Not in the paper.
+            (:mod:`taskmix.mixture.neighbours`). Kinds, formats, symbols, numbers per
+            class and class order are drawn as with ``random``; how many exemplars fit
+            ``max_length``, and so which queries fill the cap, can differ. Not in the paper.
         similar_pool: with ``similar``, how many examples of each class (a seeded sample,
-            the same for every query of a task) the nearest exemplars are taken from;
-            larger means nearer neighbours and more texts to embed.
+            the same for every query of a task; more than ``max_exemplars_per_class``) the
+            nearest exemplars are taken from; larger means nearer neighbours and more texts
+            to embed.
         max_length: longest prompt plus target, in tokens of ``tokenizer`` (or estimated as
             characters / ``chars_per_token`` when no tokenizer is given).
         tokenizer: model folder or alias whose tokenizer measures lengths; empty to estimate.
@@ -112,8 +114,8 @@ class MixtureConfig:
             bad("class_counts", f"must be one of {', '.join(CLASS_COUNTS)}")
         if self.exemplar_choice not in EXEMPLAR_CHOICES:
             bad("exemplar_choice", f"must be one of {', '.join(EXEMPLAR_CHOICES)}")
-        if self.similar_pool < self.max_exemplars_per_class:
-            bad("similar_pool", "must be >= max_exemplars_per_class")
+        if self.exemplar_choice == "similar" and self.similar_pool <= self.max_exemplars_per_class:
+            bad("similar_pool", "must be > max_exemplars_per_class with exemplar_choice: similar")
         if self.max_length < 16:
             bad("max_length", "must be >= 16")
         if not self.chars_per_token > 0:

@@ -8,14 +8,22 @@ among a fixed, seeded sample of the class (``MixtureConfig.similar_pool`` exampl
 nearest exemplar's label then predicts the query's label more often, the skill a
 demonstrations-only reader needs (``benchmarks/icl_headroom.py`` measures what it gives on
 the evaluation datasets). The random stream is consumed exactly as for random exemplars,
-so a prompt keeps its kind, format, symbols, number of exemplars per class and written order
-(given the same length budget): only which exemplars it shows changes. Not in the paper.
+so a prompt draws the same kind, format, symbols and number of exemplars per class, and
+writes its classes in the same order. Which exemplars it shows changes, and with them the
+prompt's length: fitting ``max_length`` keeps each class's nearest exemplars (the list is
+nearest first, and fitting keeps a prefix), but may keep fewer or more of them than with
+random ones, and a query whose prompt no longer fits is skipped (so the queries that fill
+``per_task_cap`` can differ too). Not in the paper.
 
 Embeddings come from an ``encode`` function (texts -> L2-normalised rows); the mixture
 builder passes the default sentence encoder (all-MiniLM-L6-v2,
-:class:`taskmix.selection.encoder.Encoder`, cached on disk). A task's sample is embedded in
-one call and its queries in chunks of :data:`QUERY_CHUNK`, in query order, so the cost is
-a few thousand short texts a task.
+:class:`taskmix.selection.encoder.Encoder`, cached on disk; its fingerprint goes into the
+mixture's manifest). A task's sample is embedded in one call and its queries in chunks of
+:data:`QUERY_CHUNK`, in query order, so the cost is a few thousand short texts a task.
+Ranking compares the float32 similarities as they are (ties: sample order). The encoder's
+disk cache keeps the first embedding of every text, so a rebuild on one machine gives the same
+bytes; on another machine, float differences in the encoder could reorder two candidates
+whose similarities agree to about 1e-6.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from __future__ import annotations
 import random
 from typing import Any, Callable, Sequence
 
-from ..prompts.compose import Choose, ExemplarPool, input_key
+from ..prompts.compose import Choose, ExemplarPool
 from ..records import Example
 from ..seeding import rng_for
 
@@ -53,18 +61,13 @@ class NearestExemplars:
         self.pool = pool
         self.encode = encode
         rng = rng_for(seed, "symbol-mixture-neighbours", pool.task.name)
-        self.candidates: list[tuple[Example, ...]] = []
-        for group in pool.groups:
-            picked = sorted(rng.sample(range(len(group)), min(len(group), sample_size)))
-            self.candidates.append(tuple(group[i] for i in picked))
+        picked = [sorted(rng.sample(range(len(group)), min(len(group), sample_size))) for group in pool.groups]
+        self.candidates = [tuple(group[i] for i in idx) for group, idx in zip(pool.groups, picked)]
+        self.keys = [tuple(keys[i] for i in idx) for keys, idx in zip(pool.keys, picked)]
         texts = [example_text(e) for g in self.candidates for e in g]
         vectors = np.asarray(encode(texts), dtype=np.float32) if texts else np.zeros((0, 0), np.float32)
-        self.vectors = []
-        start = 0
-        for g in self.candidates:
-            self.vectors.append(vectors[start:start + len(g)])
-            start += len(g)
-        self.keys = [tuple(input_key(e) for e in g) for g in self.candidates]
+        bounds = np.cumsum([0] + [len(g) for g in self.candidates])
+        self.vectors: list[Any] = [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
         self.order = list(order)
         self.position = {q: i for i, q in enumerate(self.order)}
         self.query_vectors: dict[int, Any] = {}
@@ -88,7 +91,7 @@ class NearestExemplars:
             return []
         similarity = self.vectors[group] @ self._query_vector(query_index)
         ranked = sorted(range(len(self.candidates[group])), key=lambda i: (-float(similarity[i]), i))
-        picked = []
+        picked: list[Example] = []
         for i in ranked:
             example = self.candidates[group][i]
             if example.uid in exclude or self.keys[group][i] in exclude:

@@ -28,7 +28,6 @@ from ..prompts.compose import (
 from ..prompts.formats import FORMAT_NAMES, answer_continuation
 from ..records import Example, Task, TrainingExample
 from ..seeding import derive_seed, rng_for
-from ..selection.encoder import Encoder
 from .config import MixtureConfig
 from .neighbours import Encode, NearestExemplars
 
@@ -200,12 +199,9 @@ def mixture_prompts(
     stats: dict[str, TaskStats],
     encode: Encode | None = None,
 ) -> Iterator[TrainingExample]:
-    """Every prompt of the mixture, task by task (in config order), streamed. With
-    ``exemplar_choice: similar`` and no ``encode``, the default sentence encoder
-    (all-MiniLM-L6-v2, cached on disk) embeds the examples."""
+    """Every prompt of the mixture, task by task (in config order), streamed; ``encode``
+    embeds texts for ``exemplar_choice: similar``."""
     check_no_evaluation_tasks(config)
-    if config.exemplar_choice == "similar" and encode is None:
-        encode = Encoder().encode
     for name in config.all_tasks:
         pool = plan_task(load(name), config.split)
         stats[name] = TaskStats()

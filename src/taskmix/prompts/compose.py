@@ -189,7 +189,8 @@ def shown_labels(task: Task, recipe: DemoRecipe, rng: random.Random) -> tuple[st
     return labels
 
 
-#: ``choose(group, k, rng, exclude)``: at most ``k`` exemplars of class ``group``, none excluded.
+#: ``choose(group, k, rng, exclude)``: at most ``k`` exemplars of class ``group``, none
+#: excluded, most wanted first (fitting a length budget keeps a prefix of each class's list).
 Choose = Callable[[int, int, random.Random, frozenset], list[Example]]
 
 
