@@ -308,6 +308,31 @@ def protocol_block(headline: tuple[EvalRun, EvalRun], base: EvalRun, tuned: Eval
     }
 
 
+def protocol_ablation_block(base: EvalRun, headline: EvalRun, run: EvalRun, folder: str, own: EvalRun) -> dict:
+    """An ablation's tuned model under the other protocol (``own``: its evaluation under the
+    headline's protocol, whose model it must be): its own tuned-minus-base against the other
+    protocol's base, and the headline minus it, on the same prompts."""
+    if run.fingerprint != own.fingerprint:
+        raise TaskmixError(f"--protocol-ablation {folder}: its model ({run.fingerprint}) is not the ablation's ({own.fingerprint})")
+    c = run.config
+    block = c.get("effective_block_size")
+    what = f"--suite {c.get('suite')} --settings {','.join(c.get('settings') or [])}" + (f" --block-size {block}" if block else "")
+    cmp = comparison(base, run, None, None)
+    head = comparison(run, headline, None, None)
+    return {
+        "command": eval_command(run, folder, what),
+        "tuned_minus_base_pp": cmp["tuned_minus_base_pp"],
+        "tuned_minus_base_balanced_pp": cmp["tuned_minus_base_balanced_pp"],
+        "ci95": {k: v for k, v in cmp["ci95"].items() if k != "how"},
+        "headline_minus_this_pp": head["tuned_minus_base_pp"],
+        "headline_minus_this_balanced_pp": head["tuned_minus_base_balanced_pp"],
+        "ci95_headline_minus_this": head["ci95"]["tuned_minus_base"],
+        "ci95_headline_minus_this_balanced": head["ci95"]["tuned_minus_base_balanced"],
+        "diagnostics": setting_diagnostics(run),
+        "eval_seconds": timing(run),
+    }
+
+
 def protocol_text(run: EvalRun) -> str:
     """One line saying how ``run`` was evaluated (suite, k, queries, seeds, block size, dtype)."""
     c = run.config
@@ -345,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--protocol-base", help="the base model's symbol-eval evaluation under another protocol "
                                             "(e.g. --block-size 8); needs --protocol-tuned")
     ap.add_argument("--protocol-tuned", help="the headline tuned model's evaluation on the same prompts")
+    ap.add_argument("--protocol-ablation", action="append", default=[], metavar="NAME=FOLDER",
+                    help="an ablation's tuned model (NAME: its --ablation-run folder's name) on the same prompts; "
+                         "repeatable, needs --protocol-base")
     ap.add_argument("--note", action="append", default=[],
                     help="a line for the entry's notes (what the files cannot say: machine load, renamed folders); "
                          "repeat for more")
@@ -391,6 +419,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.protocol_base:
             other_protocol = protocol_block((base, tuned), read_run(args.protocol_base), read_run(args.protocol_tuned),
                                             (args.protocol_base, args.protocol_tuned))
+        elif args.protocol_ablation:
+            raise TaskmixError("--protocol-ablation needs --protocol-base and --protocol-tuned (the same prompts)")
+        if args.protocol_ablation:
+            p_base, p_tuned = read_run(args.protocol_base), read_run(args.protocol_tuned)
+            blocks = {}
+            for spec in args.protocol_ablation:
+                name, _, folder = spec.partition("=")
+                if name not in ablations or not folder:
+                    raise TaskmixError(f"--protocol-ablation {spec!r}: expected NAME=FOLDER with NAME one of the "
+                                       f"--ablation-run names ({', '.join(ablations) or 'none given'})")
+                own = next(runs_of[r][1] for r in args.ablation_run if Path(r).name == name)
+                blocks[name] = protocol_ablation_block(p_base, p_tuned, read_run(folder), folder, own)
+            other_protocol["ablations"] = blocks
     except (TaskmixError, OSError, KeyError, ValueError) as e:
         print(f"symbol_tuning.py: {e}", file=sys.stderr)
         return 2
@@ -405,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
             commands.append(eval_command(run, folder, "--suite algorithmic"))
     if other_protocol:
         commands += other_protocol["commands"]
+        commands += [b["command"] for b in other_protocol.get("ablations", {}).values()]
     commands.append("python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]))
     entry = {
         **{k: cmp[k] for k in ("base", "tuned", "base_balanced", "tuned_balanced", "tuned_minus_base_pp",

@@ -153,3 +153,30 @@ def test_another_protocol_compares_the_headlines_own_models_and_refuses_others(t
                                     f"--block-size 8 --k 4 --max-examples 2 --seeds 0,1 --dtype bf16 --out {tmp_path / 'p-base'}")
     assert "block size 8" in other["protocol"] and "block size n (one shared" in m["protocol"]
     assert all(c in m["commands"] for c in other["commands"]) and len(other["commands"]) == 2
+
+
+def test_an_ablation_under_the_other_protocol_is_paired_with_its_base_and_the_headline(tmp_path, capsys):
+    always_0, right = (lambda uid: 0), (lambda uid: 0 if uid == "x" else 1)
+    _experiment(tmp_path / "head", always_0, always_0)
+    _experiment(tmp_path / "abl", always_0, right)
+    blocks = dict(suite="symbol-eval", settings=["instr_symbols", "flipped"], effective_block_size=8)
+    _eval_run(tmp_path / "p-base", "base", always_0, **blocks)
+    _eval_run(tmp_path / "p-tuned", str(tmp_path / "head" / "model"), always_0, **blocks)
+    _eval_run(tmp_path / "p-abl", str(tmp_path / "abl" / "model"), right, **blocks)
+    out = tmp_path / "symbol_tuning.json"
+    common = ["--model", "m", "--run", str(tmp_path / "head"), "--config", "head.yaml", "--out", str(out),
+              "--ablation-run", str(tmp_path / "abl"), "--ablation-config", "abl.yaml"]
+    protocol = ["--protocol-base", str(tmp_path / "p-base"), "--protocol-tuned", str(tmp_path / "p-tuned")]
+    for argv, message in (([f"--protocol-ablation=abl={tmp_path / 'p-abl'}"], "needs --protocol-base"),
+                          ([*protocol, f"--protocol-ablation=nope={tmp_path / 'p-abl'}"], "NAME one of the --ablation-run names (abl)"),
+                          ([*protocol, f"--protocol-ablation=abl={tmp_path / 'p-tuned'}"], "is not the ablation's")):
+        assert _script().main([*common, *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err and not out.exists()
+    assert _script().main([*common, *protocol, f"--protocol-ablation=abl={tmp_path / 'p-abl'}"]) == 0
+    m = json.loads(out.read_text())["models"]["m"]
+    abl = m["other_protocol"]["ablations"]["abl"]
+    assert abl["tuned_minus_base_pp"]["symbols_mean"] == 50.0 and abl["headline_minus_this_pp"]["symbols_mean"] == -50.0
+    assert abl["ci95"]["tuned_minus_base"]["flipped"] == [0.5, 0.5]
+    assert abl["diagnostics"]["flipped"]["top_prediction_share"] == 0.5
+    assert abl["command"] in m["commands"] and abl["command"].endswith(f"--out {tmp_path / 'p-abl'}")
