@@ -287,6 +287,13 @@ def development_block(reference: EvalRun, reference_dir: str, runs: dict[str, tu
     }
 
 
+def protocol_flags(run: EvalRun) -> str:
+    """The ``taskmix eval`` flags of a symbol-eval run's protocol: suite, settings, block size."""
+    c = run.config
+    block = c.get("effective_block_size")
+    return f"--suite {c.get('suite')} --settings {','.join(c.get('settings') or [])}" + (f" --block-size {block}" if block else "")
+
+
 def protocol_block(headline: tuple[EvalRun, EvalRun], base: EvalRun, tuned: EvalRun, folders: tuple[str, str]) -> dict:
     """The headline's base and tuned models again on ``symbol-eval`` under another protocol
     (e.g. blocks of 8 queries, so each cell has many demonstration sets): the same paired
@@ -295,9 +302,7 @@ def protocol_block(headline: tuple[EvalRun, EvalRun], base: EvalRun, tuned: Eval
     for label, run, own in (("--protocol-base", base, headline[0]), ("--protocol-tuned", tuned, headline[1])):
         if run.fingerprint != own.fingerprint:
             raise TaskmixError(f"{label}: its model ({run.fingerprint}) is not the headline's ({own.fingerprint})")
-    c = base.config
-    block = c.get("effective_block_size")
-    what = f"--suite {c.get('suite')} --settings {','.join(c.get('settings') or [])}" + (f" --block-size {block}" if block else "")
+    what = protocol_flags(base)
     cmp = comparison(base, tuned, None, None)
     return {
         "protocol": protocol_text(base),
@@ -314,13 +319,10 @@ def protocol_ablation_block(base: EvalRun, headline: EvalRun, run: EvalRun, fold
     protocol's base, and the headline minus it, on the same prompts."""
     if run.fingerprint != own.fingerprint:
         raise TaskmixError(f"--protocol-ablation {folder}: its model ({run.fingerprint}) is not the ablation's ({own.fingerprint})")
-    c = run.config
-    block = c.get("effective_block_size")
-    what = f"--suite {c.get('suite')} --settings {','.join(c.get('settings') or [])}" + (f" --block-size {block}" if block else "")
     cmp = comparison(base, run, None, None)
     head = comparison(run, headline, None, None)
     return {
-        "command": eval_command(run, folder, what),
+        "command": eval_command(run, folder, protocol_flags(run)),
         "tuned_minus_base_pp": cmp["tuned_minus_base_pp"],
         "tuned_minus_base_balanced_pp": cmp["tuned_minus_base_balanced_pp"],
         "ci95": {k: v for k, v in cmp["ci95"].items() if k != "how"},
