@@ -65,6 +65,7 @@ from taskmix.errors import TaskmixError  # noqa: E402
 from taskmix.fileio import atomic_write_json, read_json_if_present  # noqa: E402
 from taskmix.evaluation.compare import SYMBOLS_MEAN, Difference, compare_runs  # noqa: E402
 from taskmix.evaluation.results import AVERAGE, EvalRun, read_run  # noqa: E402
+from taskmix.evaluation.stats import spearman, spearman_exact_p  # noqa: E402
 from taskmix.evaluation.summary import run_diagnostics  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "symbol_tuning.json"
@@ -211,6 +212,26 @@ def experiment_train(train_run: Path) -> dict:
     return (json.loads(path.read_text()).get("train") or {}) if path.is_file() else {}
 
 
+def own_gain(cmp: dict) -> dict:
+    """A run's tuned-minus-base entries of a :func:`comparison` (accuracy, balanced, intervals)."""
+    return {
+        "tuned_minus_base_pp": cmp["tuned_minus_base_pp"],
+        "tuned_minus_base_balanced_pp": cmp["tuned_minus_base_balanced_pp"],
+        "ci95": {k: v for k, v in cmp["ci95"].items() if k != "how"},
+    }
+
+
+def headline_minus_this(head: dict) -> dict:
+    """The headline minus a run: ``head`` is the :func:`comparison` of that run (as "base") with
+    the headline (as "tuned") on the same prompts."""
+    return {
+        "headline_minus_this_pp": head["tuned_minus_base_pp"],
+        "headline_minus_this_balanced_pp": head["tuned_minus_base_balanced_pp"],
+        "ci95_headline_minus_this": head["ci95"]["tuned_minus_base"],
+        "ci95_headline_minus_this_balanced": head["ci95"]["tuned_minus_base_balanced"],
+    }
+
+
 def ablation_block(headline: EvalRun, base_alg: EvalRun | None, runs: tuple[EvalRun, EvalRun, Path], config: str | None,
                    a_alg: EvalRun | None) -> dict:
     """Another run of the same experiment that changes one thing (``runs``: its
@@ -224,17 +245,60 @@ def ablation_block(headline: EvalRun, base_alg: EvalRun | None, runs: tuple[Eval
         "budget": train_budget(a_train),
         "tuned": a_cmp["tuned"],
         "tuned_balanced": a_cmp["tuned_balanced"],
-        "tuned_minus_base_pp": a_cmp["tuned_minus_base_pp"],
-        "tuned_minus_base_balanced_pp": a_cmp["tuned_minus_base_balanced_pp"],
-        "ci95": {k: v for k, v in a_cmp["ci95"].items() if k != "how"},
+        **own_gain(a_cmp),
         "goals": goals(a_cmp),
-        "headline_minus_this_pp": head["tuned_minus_base_pp"],
-        "headline_minus_this_balanced_pp": head["tuned_minus_base_balanced_pp"],
-        "ci95_headline_minus_this": head["ci95"]["tuned_minus_base"],
-        "ci95_headline_minus_this_balanced": head["ci95"]["tuned_minus_base_balanced"],
+        **headline_minus_this(head),
         "diagnostics": setting_diagnostics(a_tuned),
         "fingerprint": a_tuned.fingerprint,
     }
+
+
+#: Which symbol-eval setting each dev setting stands for when dev ranks candidates: the goal's
+#: symbols mean (what the screen's rule reads dev's ``noinstr_symbols`` as), the like-for-like
+#: ``noinstr_symbols``, and the goals' flipped and ``noinstr_labels``.
+DEV_STANDS_FOR = (("noinstr_symbols", "symbols_mean"), ("noinstr_symbols", "noinstr_symbols"), ("flipped", "flipped"),
+                  ("noinstr_labels", "noinstr_labels"))
+
+
+def model_of(fingerprint: str) -> str:
+    """The model part of an evaluation fingerprint (``model@hash``), without dtype and scoring."""
+    return fingerprint.split("|", 1)[0]
+
+
+def dev_agreement(development: dict, headline: dict, ablations: dict) -> dict:
+    """How well the development screen ranked the tuned models that also met symbol-eval.
+
+    ``headline`` and each ablation block hold a ``fingerprint`` and ``tuned_minus_base_pp``
+    / ``tuned_minus_base_balanced_pp`` on symbol-eval; a dev candidate (or the dev reference,
+    the headline's model) is matched to them by its model fingerprint (the same trained
+    folder). Per dev setting and the symbol-eval setting it stands for
+    (:data:`DEV_STANDS_FOR`): Spearman's rho over the matched runs between the two
+    tuned-minus-base values, accuracy and balanced accuracy, with an exact permutation p."""
+    on_eval: dict[str, tuple[str, dict]] = {}
+    for name, block in (("headline", headline), *ablations.items()):
+        on_eval.setdefault(model_of(block["fingerprint"]), (name, block))  # a model met twice counts once
+    pairs, seen = [], set()
+    for d in (development["reference"], *development["candidates"].values()):
+        model = model_of(d.get("fingerprint", ""))
+        if model in on_eval and model not in seen:
+            seen.add(model)
+            pairs.append((on_eval[model], d))
+    out: dict = {"how": "Spearman's rho over the runs evaluated on both icl-dev and symbol-eval (matched by the "
+                        "tuned model's fingerprint; each model once) between their tuned-minus-base there; p: exact "
+                        "two-sided permutation test over the runs' orderings (None beyond 9 runs); with n runs p is "
+                        "at least 2/n!",
+                 "n_runs": len(pairs), "runs": [name for (name, _), _ in pairs]}
+    for metric, key in (("accuracy", "tuned_minus_base_pp"), ("balanced", "tuned_minus_base_balanced_pp")):
+        out[metric] = {}
+        for dev_setting, eval_setting in DEV_STANDS_FOR:
+            x = [d[key].get(dev_setting) for _, d in pairs]
+            y = [e[key].get(eval_setting) for (_, e), _ in pairs]
+            if None in x or None in y:
+                continue
+            rho = spearman(x, y)
+            out[metric][f"{dev_setting} -> {eval_setting}"] = {
+                "rho": r4(rho), "p": r4(spearman_exact_p(x, y)), "dev_pp": x, "symbol_eval_pp": y}
+    return out
 
 
 def eval_command(run: EvalRun, folder: str, what: str) -> str:
@@ -275,13 +339,11 @@ def development_block(reference: EvalRun, reference_dir: str, runs: dict[str, tu
         "protocol": (f"icl-dev tasks {', '.join(sorted({p.task for p in reference.predictions}))}: k={c.get('k')} "
                      f"per class, {c.get('max_examples')} queries per task and seed, seeds {c.get('seeds')}, "
                      f"settings {', '.join(sorted({p.setting for p in reference.predictions}))}"),
-        "reference": {"folder": reference_dir,
+        "reference": {"folder": reference_dir, "fingerprint": reference.fingerprint,
                       "command": eval_command(reference, reference_dir, f"--tasks {','.join(c.get('tasks') or [])} "
                                                                          f"--settings {','.join(c.get('settings') or [])}"),
                       "base": own["base"], "headline": own["tuned"],
-                      "tuned_minus_base_pp": own["tuned_minus_base_pp"],
-                      "tuned_minus_base_balanced_pp": own["tuned_minus_base_balanced_pp"],
-                      "ci95": {k: v for k, v in own["ci95"].items() if k != "how"},
+                      **own_gain(own),
                       "diagnostics": {"base": setting_diagnostics(first_base), "headline": setting_diagnostics(reference)}},
         "candidates": candidates,
     }
@@ -323,13 +385,8 @@ def protocol_ablation_block(base: EvalRun, headline: EvalRun, run: EvalRun, fold
     head = comparison(run, headline, None, None)
     return {
         "command": eval_command(run, folder, protocol_flags(run)),
-        "tuned_minus_base_pp": cmp["tuned_minus_base_pp"],
-        "tuned_minus_base_balanced_pp": cmp["tuned_minus_base_balanced_pp"],
-        "ci95": {k: v for k, v in cmp["ci95"].items() if k != "how"},
-        "headline_minus_this_pp": head["tuned_minus_base_pp"],
-        "headline_minus_this_balanced_pp": head["tuned_minus_base_balanced_pp"],
-        "ci95_headline_minus_this": head["ci95"]["tuned_minus_base"],
-        "ci95_headline_minus_this_balanced": head["ci95"]["tuned_minus_base_balanced"],
+        **own_gain(cmp),
+        **headline_minus_this(head),
         "diagnostics": setting_diagnostics(run),
         "eval_seconds": timing(run),
     }
@@ -417,6 +474,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise TaskmixError("two --dev-run folders share a name; their blocks would overwrite each other")
             development = development_block(read_run(args.dev_reference), args.dev_reference,
                                             {r: experiment_runs(Path(r)) for r in args.dev_run}, args.dev_config)
+        if development and ablations:
+            development["agreement_with_symbol_eval"] = dev_agreement(
+                development, {"fingerprint": tuned.fingerprint, **{k: cmp[k] for k in ("tuned_minus_base_pp",
+                              "tuned_minus_base_balanced_pp")}}, ablations)
         other_protocol = None
         if args.protocol_base:
             other_protocol = protocol_block((base, tuned), read_run(args.protocol_base), read_run(args.protocol_tuned),

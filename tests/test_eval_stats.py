@@ -81,3 +81,24 @@ def test_plots_survive_intervals_that_miss_the_point_estimate(tmp_path):
     avg = Score("average", "instr_labels", 30, 0, 0.2, 0.2000001, 0.3, ())
     run = EvalRun("k", {}, "m", "f", (score,), (avg,), ())
     assert len(write_plots(tmp_path, run)) == 2
+
+
+def test_spearman_and_its_exact_permutation_p_against_hand_computed_values():
+    from taskmix.evaluation.stats import average_ranks, spearman, spearman_exact_p
+
+    assert average_ranks([3.0, 1.0, 3.0, 2.0]) == [3.5, 1.0, 3.5, 2.0]
+    assert spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    # ranks (1,2,3,4) vs (2,1,4,3): d^2 sums to 4, rho = 1 - 6*4 / (4*15) = 0.6
+    assert spearman([1, 2, 3, 4], [2, 1, 4, 3]) == pytest.approx(0.6)
+    # of the 24 orderings of 4, rho is 1 once, 0.8 three times, 0.6 once, and as often the negatives: 10 reach |0.6|
+    assert spearman_exact_p([1, 2, 3, 4], [2, 1, 4, 3]) == pytest.approx(10 / 24)
+    assert spearman_exact_p([1, 2, 3], [1, 2, 3]) == pytest.approx(2 / 6)  # only the two perfect orderings
+    # ties: ranks (1, 2.5, 2.5, 4) and (1, 2, 3.5, 3.5): sum of products of deviations 3.75, of squares 4.5 each
+    assert spearman([1, 2, 2, 3], [1, 2, 3, 3]) == pytest.approx(3.75 / 4.5)
+    assert spearman([1, 2], [5, 3]) == pytest.approx(-1.0) and spearman_exact_p([1, 2], [5, 3]) == 1.0
+    assert spearman([1], [2]) is None and spearman([], []) is None
+    assert spearman([1, 1, 1], [1, 2, 3]) is None and spearman_exact_p([1, 1, 1], [1, 2, 3]) is None
+    assert spearman_exact_p(list(range(10)), list(range(10))) is None  # beyond max_n
+    with pytest.raises(ValueError):
+        spearman([1, 2], [1, 2, 3])

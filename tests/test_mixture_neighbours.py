@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import re
 
 import numpy as np
@@ -67,6 +68,42 @@ def test_nearest_exemplars_are_the_hand_computed_nearest_of_each_class_and_never
     assert len(sample) == 2 and {e.uid for e in small.nearest(q, 0, 5, exclude)} == sample - {"q", "q-copy"}
 
 
+def test_a_share_of_nearest_exemplars_is_the_nearest_first_then_the_random_ones():
+    from taskmix.prompts.compose import ExemplarPool, exclusions
+
+    pool = ExemplarPool(angle_task(ANGLES), "train")
+    q = [e.uid for e in pool.examples].index("q")
+    exclude = exclusions([pool.examples[q]])
+    for share, k, n_near in ((0.5, 3, 2), (0.25, 3, 1), (0.5, 4, 2), (0.01, 2, 1)):
+        near = NearestExemplars(pool, range(len(pool.examples)), 10, 0, angle_encoder(ANGLES), share=share)
+        for seed in range(20):
+            drawn = pool.take_up_to(0, k, random.Random(seed), exclude)  # what random would show
+            rng = random.Random(seed)
+            got = [e.uid for e in near.chooser(q)(0, k, rng, exclude)]
+            nearest = ["a1", "a3", "a2", "a4"][:n_near]  # class a by distance to the query (see above)
+            assert got == nearest + [e.uid for e in drawn if e.uid not in nearest][: k - n_near]
+            assert len(got) == len(set(got)) == k
+            assert rng.getstate() == _after_drawing(pool, k, seed, exclude)  # the stream moves on as with random
+    # a sample with fewer candidates than the nearest share asks for: the random exemplars fill up to k
+    small = NearestExemplars(pool, range(len(pool.examples)), 2, 0, angle_encoder(ANGLES), share=0.75)
+    sample = [e.uid for e in small.candidates[0]]
+    for seed in range(20):
+        got = [e.uid for e in small.chooser(q)(0, 4, random.Random(seed), exclude)]
+        near = [e.uid for e in small.nearest(q, 0, 3, exclude)]
+        assert len(near) <= 2 and set(near) <= set(sample) and got[:len(near)] == near and len(got) == len(set(got)) == 4
+    with pytest.raises(ValueError, match="share must be in"):
+        NearestExemplars(pool, range(len(pool.examples)), 10, 0, angle_encoder(ANGLES), share=1.5)
+    # the default (share 1) shows only the nearest
+    whole = NearestExemplars(pool, range(len(pool.examples)), 10, 0, angle_encoder(ANGLES))
+    assert [e.uid for e in whole.chooser(q)(1, 3, random.Random(0), exclude)] == ["b2", "b1", "b4"]
+
+
+def _after_drawing(pool, k, seed, exclude):
+    rng = random.Random(seed)
+    pool.take_up_to(0, k, rng, exclude)
+    return rng.getstate()
+
+
 @pytest.fixture
 def words_encoder():
     """A deterministic bag-of-words encoder (hashing words into 64 dimensions, L2-normalised)."""
@@ -93,27 +130,44 @@ def shown_by_class(prompt) -> dict[int, set[str]]:
     return out
 
 
-@pytest.mark.parametrize("class_counts", ["equal", "independent"])
-def test_similar_changes_which_exemplars_and_nothing_else(toy_loader, words_encoder, class_counts):
+def random_and_similar_prompts(toy_loader, encoder, class_counts: str, share: float = 1.0):
+    """For twelve queries of the toy task: the prompt with random exemplars and the one with
+    ``similar`` (``similar_share`` = ``share``), checked to agree in kind, format, target and
+    the classes of their exemplars in written order; yields the query, the chooser's
+    neighbours and each prompt's exemplar uids by class (random, similar)."""
     plan = plan_task(toy_loader("toy3"), "train")
     base = dict(tasks=("toy3",), per_task_cap=12, max_length=5000, class_counts=class_counts)
     counter = TokenCounter(chars_per_token=4.0)
     rand = MixtureConfig(**base)
-    similar = MixtureConfig(**base, exemplar_choice="similar", similar_pool=40)
-    near = NearestExemplars(plan, range(len(plan.examples)), 40, 0, words_encoder)
-    changed = 0
+    similar = MixtureConfig(**base, exemplar_choice="similar", similar_pool=40, similar_share=share)
+    near = NearestExemplars(plan, range(len(plan.examples)), 40, 0, encoder, share=share)
     for q in range(12):
         a = make_prompt(plan, q, rand, counter)
         b = make_prompt(plan, q, similar, counter, near)
-        # the same kind, format, symbol, and the same classes in the same written order
         assert (a.kind, a.format_name, a.target) == (b.kind, b.format_name, b.target)
         classes = [[seg.label_class for seg in p.segments if seg.kind == "exemplar_label"] for p in (a, b)]
-        assert classes[0] == classes[1]
-        shown = shown_by_class(b)
-        changed += shown != shown_by_class(a)
+        assert classes[0] == classes[1]  # the same counts per class, written in the same order
+        yield q, near, frozenset({plan.examples[q].uid}), shown_by_class(a), shown_by_class(b)
+
+
+@pytest.mark.parametrize("class_counts", ["equal", "independent"])
+def test_similar_changes_which_exemplars_and_nothing_else(toy_loader, words_encoder, class_counts):
+    changed = 0
+    for q, near, query, shown_random, shown in random_and_similar_prompts(toy_loader, words_encoder, class_counts):
+        changed += shown != shown_random
         for group, uids in shown.items():  # each class shows exactly its nearest exemplars
-            assert uids == {e.uid for e in near.nearest(q, group, len(uids), frozenset({plan.examples[q].uid}))}
+            assert uids == {e.uid for e in near.nearest(q, group, len(uids), query)}
     assert changed >= 10
+
+
+def test_a_share_of_nearest_keeps_the_rest_of_the_prompt_and_the_random_exemplars(toy_loader, words_encoder):
+    random_shown = 0
+    for q, near, query, shown_random, shown in random_and_similar_prompts(toy_loader, words_encoder, "independent", 0.5):
+        for group, uids in shown.items():
+            nearest = {e.uid for e in near.nearest(q, group, math.ceil(len(uids) / 2), query)}
+            assert nearest <= uids and uids - nearest <= shown_random[group]
+            random_shown += len(uids - nearest)
+    assert random_shown >= 12  # the random half is really there
 
 
 def test_a_chooser_that_does_not_draw_changes_the_later_counts(toy_loader, words_encoder):
@@ -150,6 +204,16 @@ def test_bad_exemplar_choice_settings_are_one_line_errors(tmp_path, capsys):
     with pytest.raises(ConfigError, match="similar_pool must be > max_exemplars_per_class with exemplar_choice: similar"):
         MixtureConfig(exemplar_choice="similar", similar_pool=10)
     assert MixtureConfig(max_exemplars_per_class=300).similar_pool == 256  # only read with similar
+    for share in (0.0, 1.5, -0.5):
+        with pytest.raises(ConfigError, match=r"similar_share must be in \(0, 1\]"):
+            MixtureConfig(exemplar_choice="similar", similar_share=share)
+    with pytest.raises(ConfigError, match="similar_share must be 1 unless exemplar_choice: similar"):
+        MixtureConfig(similar_share=0.5)
+    assert main(["build", "symbol", "--tasks", "sst2", "--exemplar-choice", "similar", "--similar-share", "2",
+                 "--out", str(tmp_path / "s")]) != 0
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert err == ["taskmix: error: mixture config: similar_share must be in (0, 1], got 2.0"]
+    assert not (tmp_path / "s").exists()
     assert main(["build", "symbol", "--tasks", "sst2", "--exemplar-choice", "nearest", "--out", str(tmp_path / "m")]) != 0
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert err == ["taskmix: error: mixture config: exemplar_choice must be one of random, similar, got 'nearest'"]

@@ -144,7 +144,7 @@ def test_same_config_same_bytes_and_dataset_on_disk(toy_loader, tmp_path):
     # the same mixture; one built with another value of a later field is not
     manifest = tmp_path / "a" / "manifest.json"
     data = json.loads(manifest.read_text())
-    for later in ("class_counts", "flipped_share", "exemplar_choice", "similar_pool"):
+    for later in ("class_counts", "flipped_share", "exemplar_choice", "similar_pool", "similar_share"):
         del data["config"][later]
     manifest.write_text(json.dumps(data))
     assert build_symbol_mixture(MixtureConfig(**SMALL), tmp_path / "a", load=toy_loader).already_built

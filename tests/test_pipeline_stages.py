@@ -26,14 +26,15 @@ def test_a_field_added_later_leaves_the_key_of_older_runs_alone():
     from taskmix.mixture.config import MixtureConfig
 
     # the build key of an equal-count mixture made before class_counts, flipped_share and
-    # exemplar_choice / similar_pool existed (its material had no such fields)
-    later = ("class_counts", "flipped_share", "exemplar_choice", "similar_pool")
+    # exemplar_choice / similar_pool / similar_share existed (its material had no such fields)
+    later = ("class_counts", "flipped_share", "exemplar_choice", "similar_pool", "similar_share")
     old = {k: v for k, v in to_dict(MixtureConfig(max_length=512)).items() if k not in later}
     assert stage_key(key_dict(MixtureConfig(max_length=512))) == stage_key(old)
     assert key_dict(MixtureConfig(max_length=512, class_counts="independent"))["class_counts"] == "independent"
     assert key_dict(MixtureConfig(max_length=512, flipped_share=0.5))["flipped_share"] == 0.5
     assert key_dict(MixtureConfig(max_length=512, exemplar_choice="similar"))["exemplar_choice"] == "similar"
     assert key_dict(MixtureConfig(max_length=512, exemplar_choice="similar", similar_pool=64))["similar_pool"] == 64
+    assert key_dict(MixtureConfig(max_length=512, exemplar_choice="similar", similar_share=0.5))["similar_share"] == 0.5
     assert to_dict(MixtureConfig())["class_counts"] == "equal"  # what is written down keeps every field
 
     @dataclasses.dataclass(frozen=True)

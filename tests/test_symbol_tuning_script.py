@@ -111,6 +111,21 @@ def test_the_development_screen_is_scored_against_the_headline_on_the_same_promp
                            "--dev-run", str(tmp_path / "dev-a"), "--dev-config", "a.yaml",
                            "--dev-run", str(tmp_path / "dev-b"), "--dev-config", "b.yaml"]) == 0
     dev = json.loads(out.read_text())["models"]["m"]["development"]
+    assert "agreement_with_symbol_eval" not in dev  # no ablation met symbol-eval
+    # dev-b's model on symbol-eval as an ablation: the agreement pairs it (and the headline) by model
+    _eval_run(tmp_path / "abl-b" / "eval-base" / "results", "base", always_0)
+    _eval_run(tmp_path / "abl-b" / "eval-tuned" / "results", str(tmp_path / "dev-b" / "model"), always_0)
+    (tmp_path / "abl-b" / "train").mkdir()
+    (tmp_path / "abl-b" / "train" / "run").symlink_to(tmp_path / "dev-b" / "train" / "run")
+    assert _script().main([*common, "--dev-reference", str(tmp_path / "ref"),
+                           "--dev-run", str(tmp_path / "dev-a"), "--dev-config", "a.yaml",
+                           "--dev-run", str(tmp_path / "dev-b"), "--dev-config", "b.yaml",
+                           "--ablation-run", str(tmp_path / "abl-b")]) == 0
+    agreement = json.loads(out.read_text())["models"]["m"]["development"]["agreement_with_symbol_eval"]
+    assert agreement["runs"] == ["headline", "abl-b"] and agreement["n_runs"] == 2
+    flipped = agreement["accuracy"]["flipped -> flipped"]
+    assert flipped["dev_pp"] == [50.0, 50.0] and flipped["symbol_eval_pp"] == [50.0, 0.0]  # both right on dev: rho undefined
+    assert flipped["rho"] is None and flipped["p"] is None
     assert dev["candidates"]["dev-a"]["mixture"] is None  # hand-made runs have no mixture
     assert dev["reference"]["tuned_minus_base_pp"]["noinstr_symbols"] == 50.0
     assert dev["reference"]["base"]["flipped"] == 0.5 and dev["reference"]["headline"]["flipped"] == 1.0
@@ -180,3 +195,30 @@ def test_an_ablation_under_the_other_protocol_is_paired_with_its_base_and_the_he
     assert abl["ci95"]["tuned_minus_base"]["flipped"] == [0.5, 0.5]
     assert abl["diagnostics"]["flipped"]["top_prediction_share"] == 0.5
     assert abl["command"] in m["commands"] and abl["command"].endswith(f"--out {tmp_path / 'p-abl'}")
+
+
+def test_dev_agreement_pairs_runs_by_model_and_ranks_them():
+    script = _script()
+
+    def block(fp, sym, flipped, labels, symbols_key="noinstr_symbols"):
+        values = {symbols_key: sym, "flipped": flipped, "noinstr_labels": labels}
+        scoring = "float32|v1" if symbols_key == "noinstr_symbols" else "bfloat16|v2"  # dev and eval differ but the model
+        return {"fingerprint": f"model@{fp}|{scoring}", "tuned_minus_base_pp": values,
+                "tuned_minus_base_balanced_pp": {k: -v for k, v in values.items()}}
+
+    development = {"reference": block("h", 20.0, 6.0, -3.0),
+                   "candidates": {"dev-a": block("a", 10.0, 5.0, 2.0), "dev-b": block("b", 18.0, 9.0, -4.0),
+                                  "dev-only": block("z", 30.0, 30.0, 30.0)}}  # never met symbol-eval: left out
+    headline = block("h", 0.1, -1.7, -6.7, "symbols_mean")
+    ablations = {"abl-a": block("a", -2.0, -3.0, -9.0, "symbols_mean"), "abl-b": block("b", -1.0, -4.0, -8.0, "symbols_mean"),
+                 "abl-c": block("c", 5.0, 5.0, 5.0, "symbols_mean")}  # never on dev: left out
+    got = script.dev_agreement(development, headline, ablations)
+    assert got["runs"] == ["headline", "abl-a", "abl-b"] and got["n_runs"] == 3
+    assert "noinstr_symbols -> noinstr_symbols" not in got["accuracy"]  # symbol-eval blocks here have no such key
+    symbols = got["accuracy"]["noinstr_symbols -> symbols_mean"]
+    assert symbols["dev_pp"] == [20.0, 10.0, 18.0] and symbols["symbol_eval_pp"] == [0.1, -2.0, -1.0]
+    assert symbols["rho"] == 1.0 and symbols["p"] == round(2 / 6, 4)  # the same order on both
+    # flipped: dev ranks (2, 1, 3), symbol-eval ranks (3, 2, 1): d^2 = 1 + 1 + 4, rho = 1 - 6 * 6 / (3 * 8) = -0.5
+    assert got["accuracy"]["flipped -> flipped"]["rho"] == -0.5
+    assert got["balanced"]["noinstr_symbols -> symbols_mean"]["rho"] == 1.0  # both sides negated: the same order
+    assert got["accuracy"]["noinstr_labels -> noinstr_labels"]["rho"] == -0.5  # ranks (2, 3, 1) and (3, 1, 2)

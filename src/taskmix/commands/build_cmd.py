@@ -23,7 +23,7 @@ from ..selection.tuning_pool import select_tuning
 from .flags import add_config_flags, given
 
 OVERRIDES = ("per_task_cap", "max_length", "tokenizer", "instruction_share", "flipped_share", "class_counts",
-             "exemplar_choice", "similar_pool", "seed")
+             "exemplar_choice", "similar_pool", "similar_share", "seed")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -14,10 +14,15 @@ examples -- within each dataset for averages -- for accuracy and balanced accura
 one prompt per cluster they give exactly the per-example numbers above.
 
 All bootstraps use ``numpy.random.default_rng(seed)``: same inputs and seed, same interval.
+
+For ranking runs against each other (does a development set order candidates as the
+evaluation suite does?): :func:`spearman` and its exact permutation p-value
+:func:`spearman_exact_p`.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -300,3 +305,51 @@ def paired_cluster_bootstrap(
     if balanced:
         return _stratified_clusters([_balanced_table(a, b) for a, b in pairs], _paired_balanced_stat, seed, n_boot)
     return _stratified_clusters([_accuracy_table(a, b) for a, b in pairs], _accuracy_stat, seed, n_boot)
+
+
+def average_ranks(values: Sequence[float]) -> list[float]:
+    """Ranks 1..n of ``values``; tied values share the mean of their ranks."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    start = 0
+    while start < len(order):
+        end = start
+        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
+            end += 1
+        for i in order[start:end + 1]:
+            ranks[i] = (start + end) / 2 + 1
+        start = end + 1
+    return ranks
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Spearman's rank correlation (Pearson's r of the average ranks); ``None`` with fewer
+    than two values or when either side has only one distinct value."""
+    if len(x) != len(y):
+        raise ValueError(f"spearman: {len(x)} values against {len(y)}")
+    if len(x) < 2:
+        return None
+    return _rank_correlation(average_ranks(x), average_ranks(y))
+
+
+def _rank_correlation(rx: Sequence[float], ry: Sequence[float]) -> float | None:
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    sxx, syy = sum((a - mx) ** 2 for a in rx), sum((b - my) ** 2 for b in ry)
+    if sxx == 0 or syy == 0:
+        return None
+    return sum((a - mx) * (b - my) for a, b in zip(rx, ry)) / math.sqrt(sxx * syy)
+
+
+def spearman_exact_p(x: Sequence[float], y: Sequence[float], max_n: int = 9) -> float | None:
+    """Two-sided exact permutation p-value of :func:`spearman`: the share of the n!
+    orderings of ``y`` whose |rho| reaches the observed |rho| (within 1e-12). ``None`` when
+    rho is undefined or n > ``max_n`` (9! = 362,880 orderings)."""
+    observed = spearman(x, y)
+    if observed is None or len(x) > max_n:
+        return None
+    rx, ry = average_ranks(x), average_ranks(y)
+    hits = total = 0
+    for perm in itertools.permutations(ry):  # the ranks of y, reordered: rho needs no re-ranking
+        total += 1
+        hits += abs(_rank_correlation(rx, perm)) >= abs(observed) - 1e-12
+    return hits / total

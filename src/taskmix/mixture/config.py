@@ -55,6 +55,13 @@ class MixtureConfig:
             the same for every query of a task; more than ``max_exemplars_per_class``) the
             nearest exemplars are taken from; larger means nearer neighbours and more texts
             to embed.
+        similar_share: with ``similar``, the share of each class's exemplars (rounded up,
+            so at least one) that are the nearest ones; the others are that class's random
+            exemplars (those ``random`` would show, less any nearest one), so the nearest
+            exemplar is always there while the rest of the context looks like an evaluation
+            prompt's. The share is of the exemplars drawn: fitting ``max_length`` drops random
+            ones first, so a prompt can show a larger share. 1 (the default): all nearest,
+            what ``similar`` did before this field.
         max_length: longest prompt plus target, in tokens of ``tokenizer`` (or estimated as
             characters / ``chars_per_token`` when no tokenizer is given).
         tokenizer: model folder or alias whose tokenizer measures lengths; empty to estimate.
@@ -85,6 +92,7 @@ class MixtureConfig:
     class_counts: str = field(default="equal", metadata={KEY_NEUTRAL: "equal"})  # added later: equal is the old way
     exemplar_choice: str = field(default="random", metadata={KEY_NEUTRAL: "random"})  # added later: random is the old way
     similar_pool: int = field(default=256, metadata={KEY_NEUTRAL: 256})  # only read with exemplar_choice: similar
+    similar_share: float = field(default=1.0, metadata={KEY_NEUTRAL: 1.0})  # added later: 1 is the old way
     max_length: int = 1024
     tokenizer: str = ""
     chars_per_token: float = 4.0
@@ -116,6 +124,10 @@ class MixtureConfig:
             bad("exemplar_choice", f"must be one of {', '.join(EXEMPLAR_CHOICES)}")
         if self.exemplar_choice == "similar" and self.similar_pool <= self.max_exemplars_per_class:
             bad("similar_pool", "must be > max_exemplars_per_class with exemplar_choice: similar")
+        if not 0.0 < self.similar_share <= 1.0:
+            bad("similar_share", "must be in (0, 1]")
+        if self.similar_share != 1.0 and self.exemplar_choice != "similar":
+            bad("similar_share", "must be 1 unless exemplar_choice: similar")
         if self.max_length < 16:
             bad("max_length", "must be >= 16")
         if not self.chars_per_token > 0:

@@ -13,7 +13,9 @@ writes its classes in the same order. Which exemplars it shows changes, and with
 prompt's length: fitting ``max_length`` keeps each class's nearest exemplars (the list is
 nearest first, and fitting keeps a prefix), but may keep fewer or more of them than with
 random ones, and a query whose prompt no longer fits is skipped (so the queries that fill
-``per_task_cap`` can differ too). Not in the paper.
+``per_task_cap`` can differ too). With ``MixtureConfig.similar_share`` below 1 only the
+first part of each class's exemplars are the nearest and the rest are its random ones. Not
+in the paper.
 
 Embeddings come from an ``encode`` function (texts -> L2-normalised rows); the mixture
 builder passes the default sentence encoder (all-MiniLM-L6-v2,
@@ -28,6 +30,7 @@ whose similarities agree to about 1e-6.
 
 from __future__ import annotations
 
+import math
 import random
 from typing import Any, Callable, Sequence
 
@@ -55,10 +58,14 @@ class NearestExemplars:
     every query of the task).
     """
 
-    def __init__(self, pool: ExemplarPool, order: Sequence[int], sample_size: int, seed: int, encode: Encode):
+    def __init__(self, pool: ExemplarPool, order: Sequence[int], sample_size: int, seed: int, encode: Encode,
+                 share: float = 1.0):
         import numpy as np
 
+        if not 0.0 < share <= 1.0:
+            raise ValueError(f"NearestExemplars: share must be in (0, 1], got {share!r}")
         self.pool = pool
+        self.share = share
         self.encode = encode
         rng = rng_for(seed, "symbol-mixture-neighbours", pool.task.name)
         picked = [sorted(rng.sample(range(len(group)), min(len(group), sample_size))) for group in pool.groups]
@@ -103,11 +110,18 @@ class NearestExemplars:
 
     def chooser(self, query_index: int) -> Choose:
         """A :func:`~taskmix.prompts.compose.draw_demo_set` ``choose`` for one query. It
-        draws the random exemplars too and drops them, so the stream moves on exactly as
-        with ``exemplar_choice: random`` and every later draw of the prompt is the same."""
+        draws the random exemplars too, so the stream moves on exactly as with
+        ``exemplar_choice: random`` and every later draw of the prompt is the same. With
+        ``share`` below 1 a class shows ``ceil(share * k)`` nearest exemplars, nearest first,
+        then its random ones that are not among them, in drawn order, up to ``k`` in all
+        (fitting a prompt to its length keeps a prefix, so it drops random ones first)."""
 
         def choose(group: int, k: int, rng: random.Random, exclude: frozenset) -> list[Example]:
-            self.pool.take_up_to(group, k, rng, exclude)
-            return self.nearest(query_index, group, k, exclude)
+            drawn = self.pool.take_up_to(group, k, rng, exclude)
+            near = self.nearest(query_index, group, min(k, math.ceil(self.share * k - 1e-9)), exclude)
+            if self.share >= 1 or len(near) >= k:
+                return near  # all nearest: exactly what similar did before similar_share
+            shown = {e.uid for e in near}
+            return near + [e for e in drawn if e.uid not in shown][: k - len(near)]
 
         return choose

@@ -171,7 +171,7 @@ def task_prompts(pool: ExemplarPool, config: MixtureConfig, counter: TokenCounte
     if config.exemplar_choice == "similar":
         if encode is None:
             raise TaskmixError("exemplar_choice: similar needs a sentence encoder to embed the examples")
-        neighbours = NearestExemplars(pool, order, config.similar_pool, config.seed, encode)
+        neighbours = NearestExemplars(pool, order, config.similar_pool, config.seed, encode, config.similar_share)
     for q in order:
         if stats.written >= config.per_task_cap:
             break
