@@ -301,6 +301,28 @@ def dev_agreement(development: dict, headline: dict, ablations: dict) -> dict:
     return out
 
 
+def dev_set_check(base: EvalRun, base_dir: str, runs: dict[str, EvalRun], headline: dict, ablations: dict) -> dict:
+    """Another development set checked against ``symbol-eval`` before it decides anything:
+    the base model and tuned models of the runs above (``runs``: folder -> evaluation) on
+    its prompts; each model's tuned-minus-base there and the rank agreement of those gains
+    with the models' ``symbol-eval`` gains (:func:`dev_agreement`, matched by model)."""
+    blocks, cmp = {}, {}
+    for folder, run in runs.items():
+        cmp = comparison(base, run, None, None)
+        blocks[folder] = {"fingerprint": run.fingerprint, "command": eval_command(run, folder, protocol_flags(run)),
+                          **own_gain(cmp), "diagnostics": setting_diagnostics(run)}
+    c = base.config
+    return {
+        "protocol": (f"tasks {', '.join(c.get('tasks') or [])}: k={c.get('k')} per class, {c.get('max_examples')} "
+                     f"queries per task and seed, seeds {c.get('seeds')}, block size {c.get('effective_block_size')}, "
+                     f"settings {', '.join(c.get('settings') or [])}"),
+        "base": {"command": eval_command(base, base_dir, protocol_flags(base)),
+                 "accuracy": cmp.get("base"), "balanced": cmp.get("base_balanced"), "diagnostics": setting_diagnostics(base)},
+        "runs": blocks,
+        "agreement_with_symbol_eval": dev_agreement({"reference": {}, "candidates": blocks}, headline, ablations),
+    }
+
+
 def eval_command(run: EvalRun, folder: str, what: str) -> str:
     """The ``taskmix eval`` command that made ``run`` in ``folder`` (``what``: its suite or tasks and settings)."""
     c = run.config
@@ -350,10 +372,11 @@ def development_block(reference: EvalRun, reference_dir: str, runs: dict[str, tu
 
 
 def protocol_flags(run: EvalRun) -> str:
-    """The ``taskmix eval`` flags of a symbol-eval run's protocol: suite, settings, block size."""
+    """The ``taskmix eval`` flags of a run's protocol: suite (or tasks), settings, block size."""
     c = run.config
     block = c.get("effective_block_size")
-    return f"--suite {c.get('suite')} --settings {','.join(c.get('settings') or [])}" + (f" --block-size {block}" if block else "")
+    what = f"--suite {c.get('suite')}" if c.get("suite") else f"--tasks {','.join(c.get('tasks') or [])}"
+    return f"{what} --settings {','.join(c.get('settings') or [])}" + (f" --block-size {block}" if block else "")
 
 
 def protocol_block(headline: tuple[EvalRun, EvalRun], base: EvalRun, tuned: EvalRun, folders: tuple[str, str]) -> dict:
@@ -432,6 +455,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--protocol-ablation", action="append", default=[], metavar="NAME=FOLDER",
                     help="an ablation's tuned model (NAME: its --ablation-run folder's name) on the same prompts; "
                          "repeatable, needs --protocol-base")
+    ap.add_argument("--check-base", help="the base model on another development set's prompts (e.g. BIG-Bench "
+                                          "tasks), to check that set against symbol-eval; needs --check-run")
+    ap.add_argument("--check-run", action="append", default=[],
+                    help="the tuned model of the headline or of an --ablation-run on the same prompts; repeatable")
     ap.add_argument("--note", action="append", default=[],
                     help="a line for the entry's notes (what the files cannot say: machine load, renamed folders); "
                          "repeat for more")
@@ -476,8 +503,13 @@ def main(argv: list[str] | None = None) -> int:
                                             {r: experiment_runs(Path(r)) for r in args.dev_run}, args.dev_config)
         if development and ablations:
             development["agreement_with_symbol_eval"] = dev_agreement(
-                development, {"fingerprint": tuned.fingerprint, **{k: cmp[k] for k in ("tuned_minus_base_pp",
-                              "tuned_minus_base_balanced_pp")}}, ablations)
+                development, {"fingerprint": tuned.fingerprint, **own_gain(cmp)}, ablations)
+        dev_check = None
+        if bool(args.check_base) != bool(args.check_run):
+            raise TaskmixError("--check-base and --check-run go together (the base and tuned models on one set's prompts)")
+        if args.check_run:
+            dev_check = dev_set_check(read_run(args.check_base), args.check_base, {r: read_run(r) for r in args.check_run},
+                                      {"fingerprint": tuned.fingerprint, **own_gain(cmp)}, ablations)
         other_protocol = None
         if args.protocol_base:
             other_protocol = protocol_block((base, tuned), read_run(args.protocol_base), read_run(args.protocol_tuned),
@@ -507,6 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     for run, folder in alg_runs:
         if run is not None:
             commands.append(eval_command(run, folder, "--suite algorithmic"))
+    if dev_check:
+        commands += [dev_check["base"]["command"], *(b["command"] for b in dev_check["runs"].values())]
     if other_protocol:
         commands += other_protocol["commands"]
         commands += [b["command"] for b in other_protocol.get("ablations", {}).values()]
@@ -528,6 +562,7 @@ def main(argv: list[str] | None = None) -> int:
         **({"between_ablations": between} if between else {}),
         **({"development": development} if development else {}),
         **({"other_protocol": other_protocol} if other_protocol else {}),
+        **({"development_check": dev_check} if dev_check else {}),
         "commands": commands,
         "fingerprints": {"base": base.fingerprint, "tuned": tuned.fingerprint},
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -222,3 +222,30 @@ def test_dev_agreement_pairs_runs_by_model_and_ranks_them():
     assert got["accuracy"]["flipped -> flipped"]["rho"] == -0.5
     assert got["balanced"]["noinstr_symbols -> symbols_mean"]["rho"] == 1.0  # both sides negated: the same order
     assert got["accuracy"]["noinstr_labels -> noinstr_labels"]["rho"] == -0.5  # ranks (2, 3, 1) and (3, 1, 2)
+
+
+def test_another_development_set_is_checked_against_symbol_eval_by_model(tmp_path, capsys):
+    always_0, right = (lambda uid: 0), (lambda uid: 0 if uid == "x" else 1)
+    _experiment(tmp_path / "head", always_0, right)
+    _experiment(tmp_path / "abl", always_0, always_0)  # an ablation that learns nothing on symbol-eval
+    dev = dict(tasks=("d", "e"), one_task=("flipped",), effective_block_size=8)
+    _eval_run(tmp_path / "chk-base", "base", always_0, **dev)
+    _eval_run(tmp_path / "chk-head", str(tmp_path / "head" / "model"), right, **dev)  # the same models on the other set
+    _eval_run(tmp_path / "chk-abl", str(tmp_path / "abl" / "model"), always_0, **dev)
+    out = tmp_path / "symbol_tuning.json"
+    common = ["--model", "m", "--run", str(tmp_path / "head"), "--config", "head.yaml", "--out", str(out),
+              "--ablation-run", str(tmp_path / "abl")]
+    assert _script().main([*common, "--check-run", str(tmp_path / "chk-head")]) == 2
+    assert "--check-base and --check-run go together" in capsys.readouterr().err and not out.exists()
+    assert _script().main([*common, "--check-base", str(tmp_path / "chk-base"), "--check-run", str(tmp_path / "chk-head"),
+                           "--check-run", str(tmp_path / "chk-abl")]) == 0
+    m = json.loads(out.read_text())["models"]["m"]
+    check = m["development_check"]
+    head, abl = check["runs"][str(tmp_path / "chk-head")], check["runs"][str(tmp_path / "chk-abl")]
+    assert head["tuned_minus_base_pp"]["flipped"] == 50.0 and abl["tuned_minus_base_pp"]["flipped"] == 0.0
+    assert check["base"]["accuracy"]["flipped"] == 0.5 and "block size 8" in check["protocol"]
+    agreement = check["agreement_with_symbol_eval"]
+    assert agreement["runs"] == ["headline", "abl"] and agreement["n_runs"] == 2
+    assert agreement["accuracy"]["flipped -> flipped"] == {"rho": 1.0, "p": 1.0, "dev_pp": [50.0, 0.0], "symbol_eval_pp": [50.0, 0.0]}
+    assert head["command"].startswith(f"taskmix eval --model {tmp_path / 'head' / 'model'} ") and "--block-size 8" in head["command"]
+    assert head["command"] in m["commands"] and check["base"]["command"] in m["commands"]
