@@ -266,7 +266,7 @@ def model_of(fingerprint: str) -> str:
 
 
 def dev_agreement(development: dict, headline: dict, ablations: dict) -> dict:
-    """How well the development screen ranked the tuned models that also met symbol-eval.
+    """How well a development set ranked the tuned models that also met symbol-eval.
 
     ``headline`` and each ablation block hold a ``fingerprint`` and ``tuned_minus_base_pp``
     / ``tuned_minus_base_balanced_pp`` on symbol-eval; a dev candidate (or the dev reference,
@@ -283,7 +283,7 @@ def dev_agreement(development: dict, headline: dict, ablations: dict) -> dict:
         if model in on_eval and model not in seen:
             seen.add(model)
             pairs.append((on_eval[model], d))
-    out: dict = {"how": "Spearman's rho over the runs evaluated on both icl-dev and symbol-eval (matched by the "
+    out: dict = {"how": "Spearman's rho over the runs evaluated on both the development set and symbol-eval (matched by the "
                         "tuned model's fingerprint; each model once) between their tuned-minus-base there; p: exact "
                         "two-sided permutation test over the runs' orderings (None beyond 9 runs); with n runs p is "
                         "at least 2/n!",
@@ -501,15 +501,15 @@ def main(argv: list[str] | None = None) -> int:
                 raise TaskmixError("two --dev-run folders share a name; their blocks would overwrite each other")
             development = development_block(read_run(args.dev_reference), args.dev_reference,
                                             {r: experiment_runs(Path(r)) for r in args.dev_run}, args.dev_config)
+        headline_gain = {"fingerprint": tuned.fingerprint, **own_gain(cmp)}
         if development and ablations:
-            development["agreement_with_symbol_eval"] = dev_agreement(
-                development, {"fingerprint": tuned.fingerprint, **own_gain(cmp)}, ablations)
+            development["agreement_with_symbol_eval"] = dev_agreement(development, headline_gain, ablations)
         dev_check = None
         if bool(args.check_base) != bool(args.check_run):
             raise TaskmixError("--check-base and --check-run go together (the base and tuned models on one set's prompts)")
         if args.check_run:
             dev_check = dev_set_check(read_run(args.check_base), args.check_base, {r: read_run(r) for r in args.check_run},
-                                      {"fingerprint": tuned.fingerprint, **own_gain(cmp)}, ablations)
+                                      headline_gain, ablations)
         other_protocol = None
         if args.protocol_base:
             other_protocol = protocol_block((base, tuned), read_run(args.protocol_base), read_run(args.protocol_tuned),
