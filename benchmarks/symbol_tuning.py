@@ -54,6 +54,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -65,7 +66,9 @@ from taskmix.errors import TaskmixError  # noqa: E402
 from taskmix.fileio import atomic_write_json, read_json_if_present  # noqa: E402
 from taskmix.evaluation.compare import SYMBOLS_MEAN, Difference, compare_runs  # noqa: E402
 from taskmix.evaluation.results import AVERAGE, EvalRun, read_run  # noqa: E402
-from taskmix.evaluation.stats import spearman, spearman_exact_p  # noqa: E402
+from taskmix.evaluation.stats import (  # noqa: E402
+    DEFAULT_PERMUTATIONS, SPEARMAN_EXACT_UP_TO, Z95, pairwise_reliability, spearman, spearman_p,
+)
 from taskmix.evaluation.summary import run_diagnostics  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "symbol_tuning.json"
@@ -273,7 +276,7 @@ def dev_agreement(development: dict, headline: dict, ablations: dict) -> dict:
     the headline's model) is matched to them by its model fingerprint (the same trained
     folder). Per dev setting and the symbol-eval setting it stands for
     (:data:`DEV_STANDS_FOR`): Spearman's rho over the matched runs between the two
-    tuned-minus-base values, accuracy and balanced accuracy, with an exact permutation p."""
+    tuned-minus-base values, accuracy and balanced accuracy, with a permutation p (:func:`spearman_p`)."""
     on_eval: dict[str, tuple[str, dict]] = {}
     for name, block in (("headline", headline), *ablations.items()):
         on_eval.setdefault(model_of(block["fingerprint"]), (name, block))  # a model met twice counts once
@@ -284,9 +287,9 @@ def dev_agreement(development: dict, headline: dict, ablations: dict) -> dict:
             seen.add(model)
             pairs.append((on_eval[model], d))
     out: dict = {"how": "Spearman's rho over the runs evaluated on both the development set and symbol-eval (matched by the "
-                        "tuned model's fingerprint; each model once) between their tuned-minus-base there; p: exact "
-                        "two-sided permutation test over the runs' orderings (None beyond 9 runs); with n runs p is "
-                        "at least 2/n!",
+                        "tuned model's fingerprint; each model once) between their tuned-minus-base there; p: "
+                        f"two-sided permutation test, exact over every ordering of up to {SPEARMAN_EXACT_UP_TO} runs (p is "
+                        f"then at least 2/n!), beyond that {DEFAULT_PERMUTATIONS:,} seeded random orderings (p_method)",
                  "n_runs": len(pairs), "runs": [name for (name, _), _ in pairs]}
     for metric, key in (("accuracy", "tuned_minus_base_pp"), ("balanced", "tuned_minus_base_balanced_pp")):
         out[metric] = {}
@@ -295,32 +298,124 @@ def dev_agreement(development: dict, headline: dict, ablations: dict) -> dict:
             y = [e[key].get(eval_setting) for (_, e), _ in pairs]
             if None in x or None in y:
                 continue
-            rho = spearman(x, y)
+            p, method = spearman_p(x, y)
             out[metric][f"{dev_setting} -> {eval_setting}"] = {
-                "rho": r4(rho), "p": r4(spearman_exact_p(x, y)), "dev_pp": x, "symbol_eval_pp": y}
+                "rho": r4(spearman(x, y)), "p": r4(p), "p_method": method, "dev_pp": x, "symbol_eval_pp": y}
     return out
 
 
-def dev_set_check(base: EvalRun, base_dir: str, runs: dict[str, EvalRun], headline: dict, ablations: dict) -> dict:
+def dev_set_check(base: EvalRun, base_dir: str, runs: dict[str, EvalRun], headline: dict, ablations: dict,
+                  stored: dict | None = None) -> dict:
     """Another development set checked against ``symbol-eval`` before it decides anything:
     the base model and tuned models of the runs above (``runs``: folder -> evaluation) on
     its prompts; each model's tuned-minus-base there and the rank agreement of those gains
-    with the models' ``symbol-eval`` gains (:func:`dev_agreement`, matched by model)."""
+    with the models' ``symbol-eval`` gains (:func:`dev_agreement`, matched by model).
+
+    ``stored``: an earlier check of the same set whose run folders may be gone; its runs are
+    kept when ``base`` reproduces it -- the same protocol, base accuracies and scoring (the
+    fingerprint's dtype and scoring version) -- and refused otherwise. A model given again
+    (by folder or by model fingerprint) replaces its stored block."""
     blocks, cmp = {}, {}
     for folder, run in runs.items():
         cmp = comparison(base, run, None, None)
         blocks[folder] = {"fingerprint": run.fingerprint, "command": eval_command(run, folder, protocol_flags(run)),
                           **own_gain(cmp), "diagnostics": setting_diagnostics(run)}
     c = base.config
-    return {
+    check = {
         "protocol": (f"tasks {', '.join(c.get('tasks') or [])}: k={c.get('k')} per class, {c.get('max_examples')} "
                      f"queries per task and seed, seeds {c.get('seeds')}, block size {c.get('effective_block_size')}, "
                      f"settings {', '.join(c.get('settings') or [])}"),
-        "base": {"command": eval_command(base, base_dir, protocol_flags(base)),
+        "base": {"command": eval_command(base, base_dir, protocol_flags(base)), "fingerprint": base.fingerprint,
                  "accuracy": cmp.get("base"), "balanced": cmp.get("base_balanced"), "diagnostics": setting_diagnostics(base)},
-        "runs": blocks,
-        "agreement_with_symbol_eval": dev_agreement({"reference": {}, "candidates": blocks}, headline, ablations),
     }
+    if stored:
+        check_reproduces(stored, check, base_dir)
+        new_models = {model_of(b["fingerprint"]) for b in blocks.values()}
+        blocks = {**{k: v for k, v in stored["runs"].items() if k not in blocks and model_of(v["fingerprint"]) not in new_models},
+                  **blocks}
+    return {**check, "runs": blocks,
+            "agreement_with_symbol_eval": dev_agreement({"reference": {}, "candidates": blocks}, headline, ablations)}
+
+
+def scoring_of(fingerprint: str) -> str:
+    """The dtype and scoring part of an evaluation fingerprint (what follows ``model@hash|``)."""
+    return fingerprint.partition("|")[2]
+
+
+def check_reproduces(stored: dict, check: dict, base_dir: str) -> None:
+    """Refuse a fresh base evaluation that does not reproduce a stored check's: its protocol,
+    base accuracies and fingerprint (or, for a check stored without one, its runs' scoring)."""
+    old_base, new_base = stored["base"], check["base"]
+    scorings = {scoring_of(b["fingerprint"]) for b in stored["runs"].values()}
+    comparisons = [("protocol", stored["protocol"], check["protocol"]),
+                   ("base accuracies", old_base["accuracy"], new_base["accuracy"]),
+                   ("base balanced accuracies", old_base["balanced"], new_base["balanced"])]
+    if "fingerprint" in old_base:
+        comparisons.append(("base fingerprint", old_base["fingerprint"], new_base["fingerprint"]))
+    else:
+        comparisons.append(("scoring (dtype and version)", sorted(scorings), [scoring_of(new_base["fingerprint"])]))
+    for what, old, new in comparisons:
+        if old != new:
+            raise TaskmixError(f"--check-base {base_dir}: its {what} differ from the stored check's ({old} against "
+                               f"{new}): not the same prompts, answers or scoring, so the stored runs cannot be kept; "
+                               "evaluate every model again and collect without --update-check")
+
+
+def apart(ci: list) -> bool:
+    """Whether a 95% interval excludes 0."""
+    return ci[0] > 0 or ci[1] < 0
+
+
+def ranking_reliability(ablations: dict, between: dict) -> dict:
+    """How well ``symbol-eval`` itself orders the tuned models it met: per setting, the share
+    of their pairwise differences that is not sampling noise (:func:`pairwise_reliability`,
+    from every paired headline-minus-run and run-minus-run interval) and how many pairs'
+    intervals exclude 0 -- over all models and again without the model in most such pairs (one
+    far-off model can make the rest look orderable; a tie goes to the larger sum of |difference|
+    over those pairs). The square root of the reliability roughly bounds how well a development
+    set can be expected to rank the models as ``symbol-eval`` does."""
+    pairs = [(("headline", name), b["headline_minus_this_pp"], b["headline_minus_this_balanced_pp"],
+              b["ci95_headline_minus_this"], b["ci95_headline_minus_this_balanced"]) for name, b in ablations.items()]
+    pairs += [(tuple(k.split(" minus ", 1)), b["pp"], b["balanced_pp"], b["ci95"], b["ci95_balanced"])
+              for k, b in between.items()]
+    out: dict = {"how": "per setting over every pair of tuned models met on symbol-eval (the headline against each "
+                        "ablation, the ablations against each other; paired on the same prompts): reliability = "
+                        "1 - mean(se^2) / mean(d^2), d the pair's difference and se its standard error (its 95% "
+                        "interval's width / 3.92), floored at 0; sqrt(reliability) roughly bounds the correlation to "
+                        "expect between symbol-eval's ordering and any other measure of the models; pairs_apart: "
+                        "pairs whose interval excludes 0 (about 1 in 20 would by chance alone); then the same without "
+                        "the model in most apart pairs (a tie: the larger sum of |d| over them)",
+                 "n_runs": 1 + len(ablations), "n_pairs": len(pairs)}
+
+    def summary(rows: list) -> dict:
+        ses = [100 * (hi - lo) / (2 * Z95) for _, _, (lo, hi) in rows]
+        rel = pairwise_reliability([d for _, d, _ in rows], ses)
+        return {"reliability": r4(rel), "correlation_ceiling": r4(rel ** 0.5) if rel is not None else None,
+                "pairs_apart": sum(apart(ci) for _, _, ci in rows), "pairs": len(rows),
+                "rms_difference_pp": round((sum(d * d for _, d, _ in rows) / len(rows)) ** 0.5, 2),
+                "rms_se_pp": round((sum(e * e for e in ses) / len(ses)) ** 0.5, 2)}
+
+    for metric, (d_at, ci_at) in (("accuracy", (1, 3)), ("balanced", (2, 4))):
+        out[metric] = {}
+        for setting in HEADLINE:
+            rows = [(p[0], p[d_at].get(setting), (p[ci_at] or {}).get(setting)) for p in pairs]
+            rows = [r for r in rows if r[1] is not None and r[2] is not None]
+            if not rows:
+                continue
+            count: dict[str, tuple[int, float]] = {}  # run -> (apart pairs, sum of |d| over them)
+            for names, d, ci in rows:
+                if apart(ci):
+                    for n in names:
+                        k, total = count.get(n, (0, 0.0))
+                        count[n] = (k + 1, total + abs(d))
+            cell = summary(rows)
+            if count:
+                far = max(count, key=lambda n: count[n])
+                rest = [r for r in rows if far not in r[0]]
+                if rest:
+                    cell["without_most_apart"] = {"run": far, **summary(rest)}
+            out[metric][setting] = cell
+    return out
 
 
 def eval_command(run: EvalRun, folder: str, what: str) -> str:
@@ -436,8 +531,8 @@ def experiment_runs(run_dir: Path) -> tuple[EvalRun, EvalRun, Path]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="name of the model entry (e.g. gemma3-270m)")
-    ap.add_argument("--run", required=True, help="the `taskmix run` folder of the headline experiment")
-    ap.add_argument("--config", required=True, help="the experiment YAML that was run")
+    ap.add_argument("--run", help="the `taskmix run` folder of the headline experiment (required unless --update-check)")
+    ap.add_argument("--config", help="the experiment YAML that was run (required unless --update-check)")
     ap.add_argument("--base-algorithmic", help="algorithmic eval folder of the base model")
     ap.add_argument("--tuned-algorithmic", help="algorithmic eval folder of the tuned model")
     ap.add_argument("--ablation-run", action="append", default=[],
@@ -459,13 +554,22 @@ def main(argv: list[str] | None = None) -> int:
                                           "tasks), to check that set against symbol-eval; needs --check-run")
     ap.add_argument("--check-run", action="append", default=[],
                     help="the tuned model of the headline or of an --ablation-run on the same prompts; repeatable")
+    ap.add_argument("--update-check", action="store_true",
+                    help="only add the --check-run models to the stored entry's development_check (the earlier runs' "
+                         "folders need not exist; --check-base must reproduce the stored base exactly) and recompute "
+                         "its agreement and the entry's ranking_reliability; everything else is kept")
     ap.add_argument("--note", action="append", default=[],
                     help="a line for the entry's notes (what the files cannot say: machine load, renamed folders); "
                          "repeat for more")
     ap.add_argument("--out", default=str(RESULT))
     args = ap.parse_args(argv)
+    args.argv_used = argv if argv is not None else sys.argv[1:]
     out = Path(args.out)
+    if args.update_check:
+        return update_check(args, out)
     try:
+        if not (args.run and args.config):
+            raise TaskmixError("--run and --config are required (unless --update-check)")
         if bool(args.protocol_base) != bool(args.protocol_tuned):
             raise TaskmixError("--protocol-base and --protocol-tuned go together (the same prompts, base and tuned)")
         data = read_json_if_present(out, "results file", require_object=True) or {"models": {}}
@@ -544,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
     if other_protocol:
         commands += other_protocol["commands"]
         commands += [b["command"] for b in other_protocol.get("ablations", {}).values()]
-    commands.append("python " + " ".join([Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]))
+    commands.append("python " + shlex.join([Path(sys.argv[0]).as_posix(), *args.argv_used]))
     entry = {
         **{k: cmp[k] for k in ("base", "tuned", "base_balanced", "tuned_balanced", "tuned_minus_base_pp",
                                "tuned_minus_base_balanced_pp", "ci95", "n_pairs", "clusters")},
@@ -563,6 +667,7 @@ def main(argv: list[str] | None = None) -> int:
         **({"development": development} if development else {}),
         **({"other_protocol": other_protocol} if other_protocol else {}),
         **({"development_check": dev_check} if dev_check else {}),
+        **({"ranking_reliability": ranking_reliability(ablations, between)} if ablations else {}),
         "commands": commands,
         "fingerprints": {"base": base.fingerprint, "tuned": tuned.fingerprint},
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -574,6 +679,49 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({"tuned_minus_base_pp": entry["tuned_minus_base_pp"],
                       "tuned_minus_base_balanced_pp": entry["tuned_minus_base_balanced_pp"],
                       "goals_all_met": entry["goals"]["all_met"]}, indent=2))
+    return 0
+
+
+def update_check(args: argparse.Namespace, out: Path) -> int:
+    """``--update-check``: the stored entry with more models on its development check."""
+    try:
+        if not (args.check_base and args.check_run):
+            raise TaskmixError("--update-check needs --check-base and --check-run")
+        ignored = [flag for flag, value in (("--run", args.run), ("--config", args.config), ("--ablation-run", args.ablation_run),
+                                            ("--dev-run", args.dev_run), ("--dev-reference", args.dev_reference),
+                                            ("--protocol-base", args.protocol_base), ("--protocol-tuned", args.protocol_tuned),
+                                            ("--protocol-ablation", args.protocol_ablation),
+                                            ("--base-algorithmic", args.base_algorithmic),
+                                            ("--tuned-algorithmic", args.tuned_algorithmic)) if value]
+        if ignored:
+            raise TaskmixError(f"--update-check only adds --check-run models; it does not take {', '.join(ignored)}")
+        data = read_json_if_present(out, "results file", require_object=True) or {}
+        entry = (data.get("models") or {}).get(args.model)
+        if not entry:
+            raise TaskmixError(f"{out}: no entry for model {args.model!r} to update; collect it first")
+        headline_gain = {"fingerprint": entry["fingerprints"]["tuned"], "tuned_minus_base_pp": entry["tuned_minus_base_pp"],
+                         "tuned_minus_base_balanced_pp": entry["tuned_minus_base_balanced_pp"]}
+        ablations = entry.get("ablations", {})
+        check = dev_set_check(read_run(args.check_base), args.check_base, {r: read_run(r) for r in args.check_run},
+                              headline_gain, ablations, stored=entry.get("development_check"))
+        reliability = ranking_reliability(ablations, entry.get("between_ablations", {})) if ablations else None
+    except KeyError as e:
+        print(f"symbol_tuning.py: {out}: the stored entry of {args.model!r} has no {e} (written by an older version?)",
+              file=sys.stderr)
+        return 2
+    except (TaskmixError, OSError, ValueError, TypeError) as e:
+        print(f"symbol_tuning.py: {e}", file=sys.stderr)
+        return 2
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    entry["development_check"] = {**check, "updated": now}
+    if reliability:
+        entry["ranking_reliability"] = reliability
+    commands = [check["base"]["command"], *(check["runs"][r]["command"] for r in args.check_run)]
+    commands.append("python " + shlex.join([Path(sys.argv[0]).as_posix(), *args.argv_used]))
+    entry["commands"] = [*entry.get("commands", []), *(c for c in commands if c not in entry.get("commands", []))]
+    entry["notes"] = [*entry.get("notes", []), *args.note]
+    atomic_write_json(out, data)
+    print(json.dumps(check["agreement_with_symbol_eval"]["accuracy"], indent=2))
     return 0
 
 

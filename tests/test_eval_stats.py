@@ -102,3 +102,28 @@ def test_spearman_and_its_exact_permutation_p_against_hand_computed_values():
     assert spearman_exact_p(list(range(10)), list(range(10))) is None  # beyond max_n
     with pytest.raises(ValueError):
         spearman([1, 2], [1, 2, 3])
+
+
+def test_spearman_p_is_exact_up_to_nine_runs_and_a_seeded_monte_carlo_beyond():
+    from taskmix.evaluation.stats import spearman_exact_p, spearman_p
+
+    x, y = [1, 2, 3, 4], [2, 1, 4, 3]
+    assert spearman_p(x, y) == (spearman_exact_p(x, y), "exact")
+    p, method = spearman_p(x, y, max_exact=0)  # forced Monte Carlo: near the exact 10/24
+    assert method == "monte carlo" and abs(p - 10 / 24) < 0.01
+    assert spearman_p(x, y, max_exact=0) == (p, method)  # seeded: the same p again
+    assert spearman_p(x, y, max_exact=0, seed=1)[0] != p
+    # ten runs in the same order: only 2 of 10! orderings reach |rho| = 1, so no draw of 1,000 does
+    assert spearman_p(list(range(10)), list(range(10)), n_perm=1000) == (1 / 1001, "monte carlo")
+    assert spearman_p([1, 1, 1], [1, 2, 3]) == (None, None)
+
+
+def test_pairwise_reliability_against_hand_computed_values():
+    from taskmix.evaluation.stats import pairwise_reliability
+
+    assert pairwise_reliability([2.0, 0.0], [1.0, 1.0]) == pytest.approx(0.5)  # mean d^2 2, mean se^2 1
+    assert pairwise_reliability([3.0, -3.0], [0.0, 0.0]) == 1.0
+    assert pairwise_reliability([1.0], [2.0]) == 0.0  # noise larger than the difference: floored
+    assert pairwise_reliability([], []) is None and pairwise_reliability([0.0], [1.0]) is None
+    with pytest.raises(ValueError):
+        pairwise_reliability([1.0], [])

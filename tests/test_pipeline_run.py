@@ -28,8 +28,15 @@ def _cfg(tmp_path, model, steps=3, lora="true"):
 @pytest.mark.slow
 def test_tiny_experiment_end_to_end(tmp_path, tiny_model_dir):
     logs = []
-    result = run_experiment(_cfg(tmp_path, tiny_model_dir), log=logs.append)
+    # first without evaluation: select, build and train run; no eval folder, no report
+    trained = run_experiment(_cfg(tmp_path, tiny_model_dir), log=logs.append, evaluate=False)
     run = tmp_path / "run"
+    assert trained.evals == () and trained.report_html is None and (trained.tuned_model / "config.json").is_file()
+    assert not list(run.glob("eval-*")) and not (run / "report.md").exists()
+    # then the whole run: the three stages are reused, the evaluations and the report made
+    logs.clear()
+    result = run_experiment(_cfg(tmp_path, tiny_model_dir), log=logs.append)
+    assert {line.split("]")[0][1:] for line in logs if "up to date" in line} == {"select", "build", "train"}, logs
     assert [s.name for s in result.selected] and len(result.selected) == 2
     assert all(s.name in {"sst2", "mr", "trec", "cola"} for s in result.selected)
     assert (run / "build" / "mixture").is_dir()

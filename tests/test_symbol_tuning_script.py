@@ -246,6 +246,108 @@ def test_another_development_set_is_checked_against_symbol_eval_by_model(tmp_pat
     assert check["base"]["accuracy"]["flipped"] == 0.5 and "block size 8" in check["protocol"]
     agreement = check["agreement_with_symbol_eval"]
     assert agreement["runs"] == ["headline", "abl"] and agreement["n_runs"] == 2
-    assert agreement["accuracy"]["flipped -> flipped"] == {"rho": 1.0, "p": 1.0, "dev_pp": [50.0, 0.0], "symbol_eval_pp": [50.0, 0.0]}
+    assert agreement["accuracy"]["flipped -> flipped"] == {"rho": 1.0, "p": 1.0, "p_method": "exact", "dev_pp": [50.0, 0.0],
+                                                         "symbol_eval_pp": [50.0, 0.0]}
     assert head["command"].startswith(f"taskmix eval --model {tmp_path / 'head' / 'model'} ") and "--block-size 8" in head["command"]
     assert head["command"] in m["commands"] and check["base"]["command"] in m["commands"]
+
+
+def test_update_check_adds_models_to_the_stored_check_without_the_earlier_folders(tmp_path, capsys):
+    import shutil
+
+    always_0, right = (lambda uid: 0), (lambda uid: 0 if uid == "x" else 1)
+    _experiment(tmp_path / "head", always_0, right)
+    _experiment(tmp_path / "abl", always_0, always_0)
+    dev = dict(tasks=("d", "e"), one_task=("flipped",), effective_block_size=8)
+    _eval_run(tmp_path / "chk-base", "base", always_0, **dev)
+    _eval_run(tmp_path / "chk-head", str(tmp_path / "head" / "model"), right, **dev)
+    _eval_run(tmp_path / "chk-abl", str(tmp_path / "abl" / "model"), always_0, **dev)
+    both, once = tmp_path / "both.json", tmp_path / "once.json"
+    common = ["--model", "m", "--run", str(tmp_path / "head"), "--config", "head.yaml", "--ablation-run", str(tmp_path / "abl"),
+              "--check-base", str(tmp_path / "chk-base")]
+    assert _script().main([*common, "--out", str(both), "--check-run", str(tmp_path / "chk-head"),
+                           "--check-run", str(tmp_path / "chk-abl")]) == 0
+    assert _script().main([*common, "--out", str(once), "--check-run", str(tmp_path / "chk-head")]) == 0
+    shutil.rmtree(tmp_path / "chk-head")  # the earlier model's evaluation is gone; its stored block stays
+    data = json.loads(once.read_text())
+    del data["models"]["m"]["ranking_reliability"]  # recomputed by the update
+    once.write_text(json.dumps(data))
+    earlier = data["models"]["m"]
+    update = ["--model", "m", "--update-check", "--out", str(once), "--check-base", str(tmp_path / "chk-base")]
+    assert _script().main([*update, "--check-run", str(tmp_path / "chk-abl"), "--note", "added later"]) == 0
+    capsys.readouterr()
+    got, want = (json.loads(p.read_text())["models"]["m"] for p in (once, both))
+    assert got["development_check"]["runs"] == want["development_check"]["runs"]
+    assert got["development_check"]["agreement_with_symbol_eval"] == want["development_check"]["agreement_with_symbol_eval"]
+    assert "updated" in got["development_check"] and got["notes"] == ["added later"]
+    assert got["ranking_reliability"] == want["ranking_reliability"]
+    assert want["development_check"]["runs"][str(tmp_path / "chk-abl")]["command"] in got["commands"]
+    assert got["ranking_reliability"]["n_runs"] == 2
+    kept = [k for k in earlier if k not in ("development_check", "commands")]
+    assert {k: got[k] for k in kept} == {k: earlier[k] for k in kept}  # everything else as it was
+    assert got["commands"][:len(earlier["commands"])] == earlier["commands"]
+    # the same model evaluated again into another folder replaces its stored block, never doubles it
+    _eval_run(tmp_path / "chk-abl-again", str(tmp_path / "abl" / "model"), right, **dev)
+    assert _script().main([*update, "--check-run", str(tmp_path / "chk-abl-again")]) == 0
+    capsys.readouterr()
+    runs = json.loads(once.read_text())["models"]["m"]["development_check"]["runs"]
+    assert set(runs) == {str(tmp_path / "chk-head"), str(tmp_path / "chk-abl-again")}
+    # a base that answers differently, or is scored differently: refused, the file untouched
+    _eval_run(tmp_path / "other-base", "base", right, **dev)
+    before = once.read_text()
+    stored = json.loads(before)
+    stored["models"]["m"]["development_check"]["base"]["fingerprint"] = "fp-base|float32|v1"
+    rescored = tmp_path / "rescored.json"
+    rescored.write_text(json.dumps(stored))
+    assert _script().main(["--model", "m", "--update-check", "--out", str(rescored), "--check-base", str(tmp_path / "chk-base"),
+                           "--check-run", str(tmp_path / "chk-abl")]) == 2
+    assert "base fingerprint differ" in capsys.readouterr().err and rescored.read_text() == json.dumps(stored)
+    for argv, message in (
+            ([*update[:-1], str(tmp_path / "other-base"), "--check-run", str(tmp_path / "chk-abl")], "differ from the stored check"),
+            ([*update, "--check-run", str(tmp_path / "chk-abl"), "--run", str(tmp_path / "head")], "does not take --run"),
+            ([*update, "--check-run", str(tmp_path / "chk-abl")][:-2], "--update-check needs --check-base and --check-run"),
+            (["--model", "nobody", *update[2:], "--check-run", str(tmp_path / "chk-abl")], "no entry for model 'nobody'")):
+        assert _script().main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err
+        assert once.read_text() == before
+    assert _script().main(["--model", "m", "--out", str(once)]) == 2  # neither --run nor --update-check
+    assert "--run and --config are required" in capsys.readouterr().err
+
+
+def test_ranking_reliability_is_the_share_of_pairwise_differences_beyond_noise():
+    script = _script()
+    ci = {"a": [0.02, 0.06], "b": [-0.02, 0.02]}  # widths 4 pp: standard errors 4 / 3.92
+    ablations = {name: {"headline_minus_this_pp": {"symbols_mean": d}, "headline_minus_this_balanced_pp": {},
+                        "ci95_headline_minus_this": {"symbols_mean": ci[name]}, "ci95_headline_minus_this_balanced": None}
+                 for name, d in (("a", 4.0), ("b", 0.0))}
+    between = {"a minus b": {"pp": {"symbols_mean": -4.0}, "balanced_pp": {}, "ci95": {"symbols_mean": [-0.06, -0.02]},
+                             "ci95_balanced": {}}}
+    got = script.ranking_reliability(ablations, between)
+    assert got["n_runs"] == 3 and got["n_pairs"] == 3 and got["balanced"] == {}
+    cell = got["accuracy"]["symbols_mean"]
+    se2 = (4 / 3.919927969080108) ** 2
+    assert cell["reliability"] == round(1 - se2 / ((16 + 0 + 16) / 3), 4)  # 0.9024
+    assert cell["pairs_apart"] == 2 and cell["pairs"] == 3 and cell["rms_se_pp"] == round(se2 ** 0.5, 2)
+    # "a" is in both apart pairs; without it only headline vs b remains, a difference of 0
+    assert cell["without_most_apart"] == {"run": "a", "reliability": None, "correlation_ceiling": None, "pairs_apart": 0,
+                                          "pairs": 1, "rms_difference_pp": 0.0, "rms_se_pp": round(se2 ** 0.5, 2)}
+
+
+def test_ranking_reliability_breaks_a_tie_by_the_larger_differences():
+    def cell(d, ci):
+        return {"symbols_mean": d}, {"symbols_mean": ci}
+
+    ablations = {}
+    for name, d in (("a", 3.0), ("b", -6.0)):  # headline minus a (+3) and minus b (-6) both apart: one pair each
+        pp_, ci = cell(d, [d / 100 - 0.01, d / 100 + 0.01])
+        ablations[name] = {"headline_minus_this_pp": pp_, "headline_minus_this_balanced_pp": {},
+                           "ci95_headline_minus_this": ci, "ci95_headline_minus_this_balanced": None}
+    between = {"a minus b": {"pp": {"symbols_mean": -9.0}, "balanced_pp": {}, "ci95": {"symbols_mean": [-0.2, 0.05]},
+                             "ci95_balanced": {}}}  # within noise
+    got = _script().ranking_reliability(ablations, between)["accuracy"]["symbols_mean"]
+    # headline is in two apart pairs (|d| 3 + 6), a and b in one each: headline goes; then b (|d| 6) would beat a (3)
+    assert got["pairs_apart"] == 2 and got["without_most_apart"]["run"] == "headline"
+    between["a minus b"]["ci95"]["symbols_mean"] = [-0.10, -0.08]  # now apart too: every run in two pairs
+    got = _script().ranking_reliability(ablations, between)["accuracy"]["symbols_mean"]
+    assert got["pairs_apart"] == 3 and got["without_most_apart"]["run"] == "b"  # 6 + 9 against headline's 3 + 6, a's 3 + 9

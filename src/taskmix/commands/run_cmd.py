@@ -17,6 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("config", help="experiment YAML, e.g. configs/demo.yaml or configs/eval_only.yaml")
     p.add_argument("--out", help="run folder (default: the config's out, else runs/<name>)")
+    p.add_argument("--no-eval", action="store_true",
+                   help="stop after training: no evaluation and no report (a later run without it evaluates, "
+                        "reusing the stages that ran)")
     p.set_defaults(func=run)
 
 
@@ -24,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_experiment(args.config)
     if args.out:
         cfg = replace(cfg, out=args.out)
-    result = run_experiment(cfg)
+    result = run_experiment(cfg, evaluate=not args.no_eval)
     print(f"done in {result.seconds:.0f}s: {result.run_dir}")
     if result.report_html:
         print(f"report: {result.report_html}")

@@ -16,8 +16,11 @@ one prompt per cluster they give exactly the per-example numbers above.
 All bootstraps use ``numpy.random.default_rng(seed)``: same inputs and seed, same interval.
 
 For ranking runs against each other (does a development set order candidates as the
-evaluation suite does?): :func:`spearman` and its exact permutation p-value
-:func:`spearman_exact_p`.
+evaluation suite does?): :func:`spearman`, its exact permutation p-value
+:func:`spearman_exact_p`, and :func:`spearman_p`, exact up to 9 runs and a seeded Monte Carlo
+permutation test beyond; and :func:`pairwise_reliability`, the share of the runs' pairwise
+differences that is not sampling noise (its square root roughly bounds how well the runs'
+ranking can be expected to agree with another measure).
 """
 
 from __future__ import annotations
@@ -353,3 +356,55 @@ def spearman_exact_p(x: Sequence[float], y: Sequence[float], max_n: int = 9) -> 
         total += 1
         hits += abs(_rank_correlation(rx, perm)) >= abs(observed) - 1e-12
     return hits / total
+
+
+#: Orderings drawn by :func:`spearman_p`'s Monte Carlo test beyond ``max_exact`` runs.
+DEFAULT_PERMUTATIONS = 100_000
+#: :func:`spearman_p` is exact up to this many runs (9! = 362,880 orderings).
+SPEARMAN_EXACT_UP_TO = 9
+
+
+def spearman_p(x: Sequence[float], y: Sequence[float], max_exact: int = SPEARMAN_EXACT_UP_TO,
+               n_perm: int = DEFAULT_PERMUTATIONS, seed: int = 0) -> tuple[float | None, str | None]:
+    """Two-sided permutation p-value of :func:`spearman` and how it was found: ``exact``
+    (every ordering, :func:`spearman_exact_p`) up to ``max_exact`` runs, else ``monte carlo``:
+    ``n_perm`` random orderings of ``y``'s ranks from ``numpy.random.default_rng(seed)``,
+    p = (1 + hits) / (1 + n_perm) (never 0; the same inputs and seed give the same p).
+    ``(None, None)`` when rho is undefined."""
+    observed = spearman(x, y)
+    if observed is None:
+        return None, None
+    if len(x) <= max_exact:
+        return spearman_exact_p(x, y, max_n=max_exact), "exact"
+    import numpy as np
+
+    rx = np.asarray(average_ranks(x), dtype=float)
+    ry = np.asarray(average_ranks(y), dtype=float)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    rng, scale = np.random.default_rng(seed), math.sqrt(float(rx @ rx) * float(ry @ ry))
+    hits, left = 0, n_perm
+    while left:  # in blocks of about BOOTSTRAP_BLOCK ranks, so memory stays bounded
+        rows = min(left, max(1, BOOTSTRAP_BLOCK // len(x)))
+        rhos = rng.permuted(np.tile(ry, (rows, 1)), axis=1) @ rx / scale
+        hits += int(np.count_nonzero(np.abs(rhos) >= abs(observed) - 1e-12))
+        left -= rows
+    return (1 + hits) / (1 + n_perm), "monte carlo"
+
+
+def pairwise_reliability(differences: Sequence[float], standard_errors: Sequence[float]) -> float | None:
+    """How much of the spread among runs is real: 1 - mean(se^2) / mean(d^2) over pairs of
+    runs, with ``d`` each pair's measured difference and ``se`` its (paired) standard error,
+    floored at 0. 1: every pair's difference is far beyond its noise; 0: the differences are
+    no larger than the noise alone would make them (a negative estimate is floored). Like a
+    test-retest reliability, its square root roughly bounds the correlation to expect between
+    the runs' ranking here and any other measure of them (a sample correlation can exceed it).
+    ``None`` without pairs or when every difference is 0."""
+    if len(differences) != len(standard_errors):
+        raise ValueError(f"pairwise_reliability: {len(differences)} differences against {len(standard_errors)} errors")
+    if not differences:
+        return None
+    mean_d2 = sum(d * d for d in differences) / len(differences)
+    if mean_d2 == 0:
+        return None
+    mean_se2 = sum(e * e for e in standard_errors) / len(standard_errors)
+    return max(0.0, 1.0 - mean_se2 / mean_d2)

@@ -107,19 +107,21 @@ def check_run_dir(run_dir: Path) -> None:
         raise TaskmixError(f"{run_dir}: holds files that are not an experiment run's; choose another --out")
 
 
-def check_evaluations(cfg: ExperimentConfig) -> dict[str, Callable[[str], Any]]:
-    """Check each evaluation without its model (the tuned one does not exist yet); the
-    task loaders that hold the tasks loaded here, by ``base``/``tuned``."""
-    return {label: prepare_eval(cfg.eval_config(cfg.model, ""), check_model=label == "base")
-            for label in cfg.eval_models}
+def check_evaluations(cfg: ExperimentConfig, labels: tuple[str, ...]) -> dict[str, Callable[[str], Any]]:
+    """Check each evaluation of ``labels`` without its model (the tuned one does not exist
+    yet); the task loaders that hold the tasks loaded here, by ``base``/``tuned``."""
+    return {label: prepare_eval(cfg.eval_config(cfg.model, ""), check_model=label == "base") for label in labels}
 
 
-def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) -> ExperimentResult:
-    """Run (or resume) every configured stage of ``cfg``; returns where everything is."""
+def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print, evaluate: bool = True) -> ExperimentResult:
+    """Run (or resume) every configured stage of ``cfg``; returns where everything is.
+    ``evaluate=False`` stops after training (no evaluation, no report); a later run with
+    evaluation reuses the stages that ran."""
     t0 = time.time()
     run_dir = cfg.run_dir
     check_run_dir(run_dir)
-    loaders = check_evaluations(cfg)
+    eval_labels = cfg.eval_models if evaluate else ()
+    loaders = check_evaluations(cfg, eval_labels)
     tcfg = cfg.train_config()
     quiet_libraries(all([tcfg.progress if tcfg else True, cfg.eval_config(cfg.model, "").progress]))
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +164,7 @@ def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) ->
         tuned_key = runner.outcomes[-1].key
 
     evals: list[tuple[str, Path]] = []
-    for label in cfg.eval_models:
+    for label in eval_labels:
         model = cfg.model if label == "base" else str(tuned)
         name = f"eval-{label}"
         ecfg = cfg.eval_config(model, str(runner.stage_dir(name) / "results"))
@@ -179,7 +181,9 @@ def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print) ->
         evals.append((label, folder))
 
     report_html = None
-    if cfg.report:
+    if not evaluate:
+        log("[eval] left out (evaluate=False): no evaluation and no report; run again without it to evaluate")
+    elif cfg.report:
         config_yaml = Path(cfg.source_path).read_text(encoding="utf-8") if cfg.source_path else json.dumps(to_dict(cfg), indent=2)
         loss_log = runner.stage_dir("train") / "run" / "loss.jsonl" if cfg.train is not None else None
         report = ReportInput(
