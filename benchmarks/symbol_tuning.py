@@ -41,7 +41,9 @@ share per setting), the goals in both metrics, the training ``budget``, ``ablati
 with its own tuned-minus-base and the headline minus it), ``development`` (the screen on
 icl-dev: the headline's and each candidate's tuned-minus-base there, and the headline minus
 each candidate), ``other_protocol`` (the headline's comparison again under the other
-protocol, without goals: they are scored on the headline's own protocol) and the ``commands``. Every
+protocol, without goals: they are scored on the headline's own protocol), ``more_protocols``
+(added by ``--update-protocol NAME``, e.g. fresh exemplars per query; kept by a later full
+collection while the headline's models are the same) and the ``commands``. Every
 difference comes from :func:`taskmix.evaluation.compare.compare_runs`: pairs by (seed,
 dataset, setting, query), refuses runs shown different prompts, and resamples
 demonstration sets (clusters). Entries of other models in the file are kept as they are.
@@ -474,14 +476,15 @@ def protocol_flags(run: EvalRun) -> str:
     return f"{what} --settings {','.join(c.get('settings') or [])}" + (f" --block-size {block}" if block else "")
 
 
-def protocol_block(headline: tuple[EvalRun, EvalRun], base: EvalRun, tuned: EvalRun, folders: tuple[str, str]) -> dict:
-    """The headline's base and tuned models again on ``symbol-eval`` under another protocol
-    (e.g. blocks of 8 queries, so each cell has many demonstration sets): the same paired
-    comparison and diagnostics as the headline's own. Goals are scored on the headline's
-    protocol only; this block says whether its reading holds with more demonstration draws."""
+def protocol_block(headline: tuple[str, str], base: EvalRun, tuned: EvalRun, folders: tuple[str, str]) -> dict:
+    """The headline's base and tuned models (``headline``: their fingerprints) again on
+    ``symbol-eval`` under another protocol (e.g. blocks of 8 queries, or fresh exemplars per
+    query, so each cell has many demonstration sets): the same paired comparison and
+    diagnostics as the headline's own. Goals are scored on the headline's protocol only; this
+    block says whether its reading holds with more demonstration draws."""
     for label, run, own in (("--protocol-base", base, headline[0]), ("--protocol-tuned", tuned, headline[1])):
-        if run.fingerprint != own.fingerprint:
-            raise TaskmixError(f"{label}: its model ({run.fingerprint}) is not the headline's ({own.fingerprint})")
+        if run.fingerprint != own:
+            raise TaskmixError(f"{label}: its model ({run.fingerprint}) is not the headline's ({own})")
     what = protocol_flags(base)
     cmp = comparison(base, tuned, None, None)
     return {
@@ -531,8 +534,8 @@ def experiment_runs(run_dir: Path) -> tuple[EvalRun, EvalRun, Path]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="name of the model entry (e.g. gemma3-270m)")
-    ap.add_argument("--run", help="the `taskmix run` folder of the headline experiment (required unless --update-check)")
-    ap.add_argument("--config", help="the experiment YAML that was run (required unless --update-check)")
+    ap.add_argument("--run", help="the `taskmix run` folder of the headline experiment (required unless updating)")
+    ap.add_argument("--config", help="the experiment YAML that was run (required unless updating)")
     ap.add_argument("--base-algorithmic", help="algorithmic eval folder of the base model")
     ap.add_argument("--tuned-algorithmic", help="algorithmic eval folder of the tuned model")
     ap.add_argument("--ablation-run", action="append", default=[],
@@ -558,6 +561,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="only add the --check-run models to the stored entry's development_check (the earlier runs' "
                          "folders need not exist; --check-base must reproduce the stored base exactly) and recompute "
                          "its agreement and the entry's ranking_reliability; everything else is kept")
+    ap.add_argument("--update-protocol", metavar="NAME",
+                    help="only add the headline's models under one more protocol (--protocol-base, --protocol-tuned; "
+                         "e.g. NAME fresh_exemplars for --block-size 1) to the stored entry's more_protocols; the "
+                         "models must be the stored headline's (fingerprints); everything else is kept")
     ap.add_argument("--note", action="append", default=[],
                     help="a line for the entry's notes (what the files cannot say: machine load, renamed folders); "
                          "repeat for more")
@@ -565,11 +572,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     args.argv_used = argv if argv is not None else sys.argv[1:]
     out = Path(args.out)
-    if args.update_check:
-        return update_check(args, out)
+    if args.update_check or args.update_protocol:
+        return update_entry(args, out)
     try:
         if not (args.run and args.config):
-            raise TaskmixError("--run and --config are required (unless --update-check)")
+            raise TaskmixError("--run and --config are required (unless --update-check or --update-protocol)")
         if bool(args.protocol_base) != bool(args.protocol_tuned):
             raise TaskmixError("--protocol-base and --protocol-tuned go together (the same prompts, base and tuned)")
         data = read_json_if_present(out, "results file", require_object=True) or {"models": {}}
@@ -616,7 +623,8 @@ def main(argv: list[str] | None = None) -> int:
                                       headline_gain, ablations)
         other_protocol = None
         if args.protocol_base:
-            other_protocol = protocol_block((base, tuned), read_run(args.protocol_base), read_run(args.protocol_tuned),
+            other_protocol = protocol_block((base.fingerprint, tuned.fingerprint), read_run(args.protocol_base),
+                                            read_run(args.protocol_tuned),
                                             (args.protocol_base, args.protocol_tuned))
         elif args.protocol_ablation:
             raise TaskmixError("--protocol-ablation needs --protocol-base and --protocol-tuned (the same prompts)")
@@ -634,6 +642,10 @@ def main(argv: list[str] | None = None) -> int:
     except (TaskmixError, OSError, KeyError, ValueError) as e:
         print(f"symbol_tuning.py: {e}", file=sys.stderr)
         return 2
+    stored = data.get("models", {}).get(args.model) or {}
+    # --update-protocol's blocks stay while the headline's models are the same
+    same_models = stored.get("fingerprints") == {"base": base.fingerprint, "tuned": tuned.fingerprint}
+    more_protocols = stored.get("more_protocols") if same_models else None
     commands = [f"taskmix run {args.config}"]
     commands += [f"taskmix run {c}" for c in args.ablation_config]
     commands += [f"taskmix run {c}" for c in args.dev_config]
@@ -668,6 +680,7 @@ def main(argv: list[str] | None = None) -> int:
         **({"other_protocol": other_protocol} if other_protocol else {}),
         **({"development_check": dev_check} if dev_check else {}),
         **({"ranking_reliability": ranking_reliability(ablations, between)} if ablations else {}),
+        **({"more_protocols": more_protocols} if more_protocols else {}),
         "commands": commands,
         "fingerprints": {"base": base.fingerprint, "tuned": tuned.fingerprint},
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -682,29 +695,67 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def update_check(args: argparse.Namespace, out: Path) -> int:
-    """``--update-check``: the stored entry with more models on its development check."""
+UPDATE_FLAGS = ("run", "config", "ablation_run", "dev_run", "dev_reference", "protocol_base", "protocol_tuned",
+                "protocol_ablation", "base_algorithmic", "tuned_algorithmic", "check_base", "check_run")
+
+
+def refuse_other_flags(args: argparse.Namespace, mode: str, takes: tuple[str, ...]) -> None:
+    """An update mode reads only the flags it ``takes``; any other run flag is refused by name."""
+    given = [f"--{f.replace('_', '-')}" for f in UPDATE_FLAGS if f not in takes and getattr(args, f)]
+    if given:
+        raise TaskmixError(f"{mode} only adds to the stored entry; it does not take {', '.join(given)}")
+
+
+def stored_entry(out: Path, model: str) -> tuple[dict, dict]:
+    """The results file and its entry of ``model``, which an update mode changes in place."""
+    data = read_json_if_present(out, "results file", require_object=True) or {}
+    entry = (data.get("models") or {}).get(model)
+    if not entry:
+        raise TaskmixError(f"{out}: no entry for model {model!r} to update; collect it first")
+    return data, entry
+
+
+def update_check(args: argparse.Namespace, entry: dict) -> list[str]:
+    """``--update-check``: the stored entry with more models on its development check; the
+    commands that made them."""
+    if not (args.check_base and args.check_run):
+        raise TaskmixError("--update-check needs --check-base and --check-run")
+    refuse_other_flags(args, "--update-check", ("check_base", "check_run"))
+    headline_gain = {"fingerprint": entry["fingerprints"]["tuned"], "tuned_minus_base_pp": entry["tuned_minus_base_pp"],
+                     "tuned_minus_base_balanced_pp": entry["tuned_minus_base_balanced_pp"]}
+    ablations = entry.get("ablations", {})
+    check = dev_set_check(read_run(args.check_base), args.check_base, {r: read_run(r) for r in args.check_run},
+                          headline_gain, ablations, stored=entry.get("development_check"))
+    reliability = ranking_reliability(ablations, entry.get("between_ablations", {})) if ablations else None
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    entry["development_check"] = {**check, "updated": now}
+    if reliability:
+        entry["ranking_reliability"] = reliability
+    return [check["base"]["command"], *(check["runs"][r]["command"] for r in args.check_run)]
+
+
+def update_protocol(args: argparse.Namespace, entry: dict) -> list[str]:
+    """``--update-protocol NAME``: the headline's base and tuned models under one more protocol
+    (``--protocol-base``/``--protocol-tuned``), stored as ``more_protocols.NAME``; the commands."""
+    if not (args.protocol_base and args.protocol_tuned):
+        raise TaskmixError("--update-protocol needs --protocol-base and --protocol-tuned")
+    refuse_other_flags(args, "--update-protocol", ("protocol_base", "protocol_tuned"))
+    fingerprints = (entry["fingerprints"]["base"], entry["fingerprints"]["tuned"])
+    block = protocol_block(fingerprints, read_run(args.protocol_base), read_run(args.protocol_tuned),
+                           (args.protocol_base, args.protocol_tuned))
+    block["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    entry.setdefault("more_protocols", {})[args.update_protocol] = block
+    return block["commands"]
+
+
+def update_entry(args: argparse.Namespace, out: Path) -> int:
+    """An update mode (``--update-check`` or ``--update-protocol``): change the stored entry in
+    place, append the commands and notes; the earlier runs' folders need not exist."""
     try:
-        if not (args.check_base and args.check_run):
-            raise TaskmixError("--update-check needs --check-base and --check-run")
-        ignored = [flag for flag, value in (("--run", args.run), ("--config", args.config), ("--ablation-run", args.ablation_run),
-                                            ("--dev-run", args.dev_run), ("--dev-reference", args.dev_reference),
-                                            ("--protocol-base", args.protocol_base), ("--protocol-tuned", args.protocol_tuned),
-                                            ("--protocol-ablation", args.protocol_ablation),
-                                            ("--base-algorithmic", args.base_algorithmic),
-                                            ("--tuned-algorithmic", args.tuned_algorithmic)) if value]
-        if ignored:
-            raise TaskmixError(f"--update-check only adds --check-run models; it does not take {', '.join(ignored)}")
-        data = read_json_if_present(out, "results file", require_object=True) or {}
-        entry = (data.get("models") or {}).get(args.model)
-        if not entry:
-            raise TaskmixError(f"{out}: no entry for model {args.model!r} to update; collect it first")
-        headline_gain = {"fingerprint": entry["fingerprints"]["tuned"], "tuned_minus_base_pp": entry["tuned_minus_base_pp"],
-                         "tuned_minus_base_balanced_pp": entry["tuned_minus_base_balanced_pp"]}
-        ablations = entry.get("ablations", {})
-        check = dev_set_check(read_run(args.check_base), args.check_base, {r: read_run(r) for r in args.check_run},
-                              headline_gain, ablations, stored=entry.get("development_check"))
-        reliability = ranking_reliability(ablations, entry.get("between_ablations", {})) if ablations else None
+        if args.update_check and args.update_protocol:
+            raise TaskmixError("--update-check and --update-protocol are separate updates; run one, then the other")
+        data, entry = stored_entry(out, args.model)
+        commands = update_check(args, entry) if args.update_check else update_protocol(args, entry)
     except KeyError as e:
         print(f"symbol_tuning.py: {out}: the stored entry of {args.model!r} has no {e} (written by an older version?)",
               file=sys.stderr)
@@ -712,16 +763,16 @@ def update_check(args: argparse.Namespace, out: Path) -> int:
     except (TaskmixError, OSError, ValueError, TypeError) as e:
         print(f"symbol_tuning.py: {e}", file=sys.stderr)
         return 2
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    entry["development_check"] = {**check, "updated": now}
-    if reliability:
-        entry["ranking_reliability"] = reliability
-    commands = [check["base"]["command"], *(check["runs"][r]["command"] for r in args.check_run)]
     commands.append("python " + shlex.join([Path(sys.argv[0]).as_posix(), *args.argv_used]))
     entry["commands"] = [*entry.get("commands", []), *(c for c in commands if c not in entry.get("commands", []))]
     entry["notes"] = [*entry.get("notes", []), *args.note]
     atomic_write_json(out, data)
-    print(json.dumps(check["agreement_with_symbol_eval"]["accuracy"], indent=2))
+    if args.update_check:
+        print(json.dumps(entry["development_check"]["agreement_with_symbol_eval"]["accuracy"], indent=2))
+    else:
+        block = entry["more_protocols"][args.update_protocol]
+        print(json.dumps({"tuned_minus_base_pp": block["tuned_minus_base_pp"],
+                          "tuned_minus_base_balanced_pp": block["tuned_minus_base_balanced_pp"]}, indent=2))
     return 0
 
 

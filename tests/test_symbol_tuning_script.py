@@ -170,6 +170,53 @@ def test_another_protocol_compares_the_headlines_own_models_and_refuses_others(t
     assert all(c in m["commands"] for c in other["commands"]) and len(other["commands"]) == 2
 
 
+def test_update_protocol_adds_the_headlines_models_under_one_more_protocol_and_a_full_collection_keeps_it(tmp_path, capsys):
+    import shutil
+
+    always_0, right = (lambda uid: 0), (lambda uid: 0 if uid == "x" else 1)
+    _experiment(tmp_path / "head", always_0, right)
+    fresh = dict(suite="symbol-eval", settings=["instr_symbols", "flipped"], effective_block_size=1)
+    _eval_run(tmp_path / "f-base", "base", always_0, **fresh)
+    _eval_run(tmp_path / "f-tuned", str(tmp_path / "head" / "model"), right, **fresh)
+    _eval_run(tmp_path / "f-other", "other-model", right, **fresh)
+    out = tmp_path / "symbol_tuning.json"
+    collect = ["--model", "m", "--run", str(tmp_path / "head"), "--config", "head.yaml", "--out", str(out)]
+    assert _script().main(collect) == 0
+    capsys.readouterr()
+    shutil.copytree(tmp_path / "head", tmp_path / "head-copy")
+    shutil.rmtree(tmp_path / "head")  # the headline's folders need not exist for an update
+    before = out.read_text()
+    update = ["--model", "m", "--update-protocol", "fresh_exemplars", "--out", str(out)]
+    for argv, message in (
+            ([*update, "--protocol-base", str(tmp_path / "f-base")], "needs --protocol-base and --protocol-tuned"),
+            ([*update, "--protocol-base", str(tmp_path / "f-base"), "--protocol-tuned", str(tmp_path / "f-other")],
+             "--protocol-tuned: its model (fp-other-model)"),
+            ([*update, "--protocol-base", str(tmp_path / "f-base"), "--protocol-tuned", str(tmp_path / "f-tuned"),
+              "--check-base", str(tmp_path / "f-base")], "does not take --check-base"),
+            ([*update, "--update-check"], "separate updates")):
+        assert _script().main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err and out.read_text() == before, err
+    assert _script().main([*update, "--protocol-base", str(tmp_path / "f-base"), "--protocol-tuned", str(tmp_path / "f-tuned"),
+                           "--note", "fresh exemplars"]) == 0
+    capsys.readouterr()
+    earlier, m = json.loads(before)["models"]["m"], json.loads(out.read_text())["models"]["m"]
+    block = m["more_protocols"]["fresh_exemplars"]
+    assert block["tuned_minus_base_pp"]["symbols_mean"] == 50.0 and "block size 1" in block["protocol"]
+    assert block["ci95"]["tuned_minus_base"]["flipped"] == [0.5, 0.5] and block["clusters"]["symbols_mean"] == 8
+    assert all(c in m["commands"] for c in block["commands"]) and m["notes"] == ["fresh exemplars"]
+    assert "--update-protocol fresh_exemplars" in m["commands"][-1]
+    assert {k: v for k, v in m.items() if k not in ("more_protocols", "commands", "notes")} == {
+        k: v for k, v in earlier.items() if k != "commands"}  # everything else as it was
+    # a later full collection of the same models keeps the block; of other models it drops it
+    shutil.move(tmp_path / "head-copy", tmp_path / "head")
+    assert _script().main(collect) == 0
+    assert json.loads(out.read_text())["models"]["m"]["more_protocols"] == m["more_protocols"]
+    _eval_run(tmp_path / "head" / "eval-tuned" / "results", "retrained", right)
+    assert _script().main(collect) == 0
+    assert "more_protocols" not in json.loads(out.read_text())["models"]["m"]
+
+
 def test_an_ablation_under_the_other_protocol_is_paired_with_its_base_and_the_headline(tmp_path, capsys):
     always_0, right = (lambda uid: 0), (lambda uid: 0 if uid == "x" else 1)
     _experiment(tmp_path / "head", always_0, always_0)
