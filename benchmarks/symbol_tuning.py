@@ -745,7 +745,7 @@ def update_protocol(args: argparse.Namespace, entry: dict) -> list[str]:
                            (args.protocol_base, args.protocol_tuned))
     block["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     entry.setdefault("more_protocols", {})[args.update_protocol] = block
-    return block["commands"]
+    return list(block["commands"])
 
 
 def update_entry(args: argparse.Namespace, out: Path) -> int:

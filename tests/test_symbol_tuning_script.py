@@ -205,6 +205,7 @@ def test_update_protocol_adds_the_headlines_models_under_one_more_protocol_and_a
     assert block["tuned_minus_base_pp"]["symbols_mean"] == 50.0 and "block size 1" in block["protocol"]
     assert block["ci95"]["tuned_minus_base"]["flipped"] == [0.5, 0.5] and block["clusters"]["symbols_mean"] == 8
     assert all(c in m["commands"] for c in block["commands"]) and m["notes"] == ["fresh exemplars"]
+    assert len(block["commands"]) == 2 and all(c.startswith("taskmix eval ") for c in block["commands"])
     assert "--update-protocol fresh_exemplars" in m["commands"][-1]
     assert {k: v for k, v in m.items() if k not in ("more_protocols", "commands", "notes")} == {
         k: v for k, v in earlier.items() if k != "commands"}  # everything else as it was
