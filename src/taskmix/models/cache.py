@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -28,22 +29,40 @@ def request_key(kind: str, *parts: object) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+#: Seconds a process waits for another to release the cache file (opening and writing).
+OPEN_WAIT_S = 60.0
+
+
 class ResultCache:
     """``(fingerprint, key) -> JSON value`` in one sqlite file."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, wait_s: float = OPEN_WAIT_S):
         self.path = Path(path)
+        deadline = time.monotonic() + wait_s
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(self.path), timeout=60.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS results (fingerprint TEXT NOT NULL, key TEXT NOT NULL, "
-                "value TEXT NOT NULL, PRIMARY KEY (fingerprint, key))"
-            )
-            self._db.commit()
+            self._db = sqlite3.connect(str(self.path), timeout=wait_s)
+            while True:
+                try:
+                    self._set_up()
+                    break
+                except sqlite3.OperationalError as e:
+                    # processes opening a new file together: switching it to WAL can answer
+                    # "locked" at once, without the busy timeout; try again until ``wait_s``
+                    if "locked" not in str(e) or time.monotonic() > deadline:
+                        raise
+                    self._db.rollback()
+                    time.sleep(0.05)
         except (sqlite3.Error, OSError) as e:
             raise TaskmixError(f"{self.path}: cannot open the result cache ({e})") from e
+
+    def _set_up(self) -> None:
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS results (fingerprint TEXT NOT NULL, key TEXT NOT NULL, "
+            "value TEXT NOT NULL, PRIMARY KEY (fingerprint, key))"
+        )
+        self._db.commit()
 
     def get_many(self, fingerprint: str, keys: Sequence[str]) -> dict[str, object]:
         """The cached values among ``keys`` (missing keys are absent from the dict)."""
