@@ -420,6 +420,16 @@ def ranking_reliability(ablations: dict, between: dict) -> dict:
     return out
 
 
+def utc_stamp() -> str:
+    """Now, in UTC, as the results file writes dates."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def collector_command(args: argparse.Namespace) -> str:
+    """This script's own command line, shell-quoted, for the entry's ``commands``."""
+    return "python " + shlex.join([Path(sys.argv[0]).as_posix(), *args.argv_used])
+
+
 def eval_command(run: EvalRun, folder: str, what: str) -> str:
     """The ``taskmix eval`` command that made ``run`` in ``folder`` (``what``: its suite or tasks and settings)."""
     c = run.config
@@ -660,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
     if other_protocol:
         commands += other_protocol["commands"]
         commands += [b["command"] for b in other_protocol.get("ablations", {}).values()]
-    commands.append("python " + shlex.join([Path(sys.argv[0]).as_posix(), *args.argv_used]))
+    commands.append(collector_command(args))
     entry = {
         **{k: cmp[k] for k in ("base", "tuned", "base_balanced", "tuned_balanced", "tuned_minus_base_pp",
                                "tuned_minus_base_balanced_pp", "ci95", "n_pairs", "clusters")},
@@ -683,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
         **({"more_protocols": more_protocols} if more_protocols else {}),
         "commands": commands,
         "fingerprints": {"base": base.fingerprint, "tuned": tuned.fingerprint},
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": utc_stamp(),
         **({"notes": args.note} if args.note else {}),
     }
     data.setdefault("models", {})[args.model] = entry
@@ -727,8 +737,7 @@ def update_check(args: argparse.Namespace, entry: dict) -> list[str]:
     check = dev_set_check(read_run(args.check_base), args.check_base, {r: read_run(r) for r in args.check_run},
                           headline_gain, ablations, stored=entry.get("development_check"))
     reliability = ranking_reliability(ablations, entry.get("between_ablations", {})) if ablations else None
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    entry["development_check"] = {**check, "updated": now}
+    entry["development_check"] = {**check, "updated": utc_stamp()}
     if reliability:
         entry["ranking_reliability"] = reliability
     return [check["base"]["command"], *(check["runs"][r]["command"] for r in args.check_run)]
@@ -743,7 +752,7 @@ def update_protocol(args: argparse.Namespace, entry: dict) -> list[str]:
     fingerprints = (entry["fingerprints"]["base"], entry["fingerprints"]["tuned"])
     block = protocol_block(fingerprints, read_run(args.protocol_base), read_run(args.protocol_tuned),
                            (args.protocol_base, args.protocol_tuned))
-    block["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    block["date"] = utc_stamp()
     entry.setdefault("more_protocols", {})[args.update_protocol] = block
     return list(block["commands"])
 
@@ -763,7 +772,7 @@ def update_entry(args: argparse.Namespace, out: Path) -> int:
     except (TaskmixError, OSError, ValueError, TypeError) as e:
         print(f"symbol_tuning.py: {e}", file=sys.stderr)
         return 2
-    commands.append("python " + shlex.join([Path(sys.argv[0]).as_posix(), *args.argv_used]))
+    commands.append(collector_command(args))
     entry["commands"] = [*entry.get("commands", []), *(c for c in commands if c not in entry.get("commands", []))]
     entry["notes"] = [*entry.get("notes", []), *args.note]
     atomic_write_json(out, data)
