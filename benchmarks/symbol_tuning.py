@@ -42,8 +42,9 @@ with its own tuned-minus-base and the headline minus it), ``development`` (the s
 icl-dev: the headline's and each candidate's tuned-minus-base there, and the headline minus
 each candidate), ``other_protocol`` (the headline's comparison again under the other
 protocol, without goals: they are scored on the headline's own protocol), ``more_protocols``
-(added by ``--update-protocol NAME``, e.g. fresh exemplars per query; kept by a later full
-collection while the headline's models are the same) and the ``commands``. Every
+(added by ``--update-protocol NAME``, e.g. fresh exemplars per query, with any ablations on the
+same prompts; kept by a later full collection while the headline's models are the same) and
+the ``commands``. Every
 difference comes from :func:`taskmix.evaluation.compare.compare_runs`: pairs by (seed,
 dataset, setting, query), refuses runs shown different prompts, and resamples
 demonstration sets (clusters). Entries of other models in the file are kept as they are.
@@ -66,7 +67,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from taskmix.errors import TaskmixError  # noqa: E402
 from taskmix.fileio import atomic_write_json, read_json_if_present  # noqa: E402
-from taskmix.evaluation.compare import SYMBOLS_MEAN, Difference, compare_runs  # noqa: E402
+from taskmix.evaluation.compare import SYMBOLS_MEAN, Difference, compare_runs, prompts_digest  # noqa: E402
 from taskmix.evaluation.results import AVERAGE, EvalRun, read_run  # noqa: E402
 from taskmix.evaluation.stats import (  # noqa: E402
     DEFAULT_PERMUTATIONS, SPEARMAN_EXACT_UP_TO, Z95, pairwise_reliability, spearman, spearman_p,
@@ -499,6 +500,7 @@ def protocol_block(headline: tuple[str, str], base: EvalRun, tuned: EvalRun, fol
     cmp = comparison(base, tuned, None, None)
     return {
         "protocol": protocol_text(base),
+        "prompts_digest": prompts_digest(base),
         "commands": [eval_command(run, folder, what) for run, folder in zip((base, tuned), folders)],
         **cmp,
         "diagnostics": {"base": setting_diagnostics(base), "tuned": setting_diagnostics(tuned)},
@@ -506,12 +508,12 @@ def protocol_block(headline: tuple[str, str], base: EvalRun, tuned: EvalRun, fol
     }
 
 
-def protocol_ablation_block(base: EvalRun, headline: EvalRun, run: EvalRun, folder: str, own: EvalRun) -> dict:
-    """An ablation's tuned model under the other protocol (``own``: its evaluation under the
-    headline's protocol, whose model it must be): its own tuned-minus-base against the other
+def protocol_ablation_block(base: EvalRun, headline: EvalRun, run: EvalRun, folder: str, own_fingerprint: str) -> dict:
+    """An ablation's tuned model under the other protocol (``own_fingerprint``: its model's under
+    the headline's protocol, which ``run`` must have): its own tuned-minus-base against the other
     protocol's base, and the headline minus it, on the same prompts."""
-    if run.fingerprint != own.fingerprint:
-        raise TaskmixError(f"--protocol-ablation {folder}: its model ({run.fingerprint}) is not the ablation's ({own.fingerprint})")
+    if run.fingerprint != own_fingerprint:
+        raise TaskmixError(f"--protocol-ablation {folder}: its model ({run.fingerprint}) is not the ablation's ({own_fingerprint})")
     cmp = comparison(base, run, None, None)
     head = comparison(run, headline, None, None)
     return {
@@ -521,6 +523,21 @@ def protocol_ablation_block(base: EvalRun, headline: EvalRun, run: EvalRun, fold
         "diagnostics": setting_diagnostics(run),
         "eval_seconds": timing(run),
     }
+
+
+def protocol_ablations(specs: list[str], fingerprints: dict[str, str], base: EvalRun, headline: EvalRun,
+                       source: str) -> dict:
+    """``--protocol-ablation NAME=FOLDER`` each: the ablation ``NAME`` (one of ``fingerprints``,
+    its model's fingerprint under the headline's protocol) evaluated in ``FOLDER`` on the prompts
+    of ``base`` and ``headline``; ``source`` names where the ablation names come from."""
+    blocks = {}
+    for spec in specs:
+        name, _, folder = spec.partition("=")
+        if name not in fingerprints or not folder:
+            raise TaskmixError(f"--protocol-ablation {spec!r}: expected NAME=FOLDER with NAME one of the "
+                               f"{source} ({', '.join(fingerprints) or 'none given'})")
+        blocks[name] = protocol_ablation_block(base, headline, read_run(folder), folder, fingerprints[name])
+    return blocks
 
 
 def protocol_text(run: EvalRun) -> str:
@@ -561,8 +578,8 @@ def main(argv: list[str] | None = None) -> int:
                                             "(e.g. --block-size 8); needs --protocol-tuned")
     ap.add_argument("--protocol-tuned", help="the headline tuned model's evaluation on the same prompts")
     ap.add_argument("--protocol-ablation", action="append", default=[], metavar="NAME=FOLDER",
-                    help="an ablation's tuned model (NAME: its --ablation-run folder's name) on the same prompts; "
-                         "repeatable, needs --protocol-base")
+                    help="an ablation's tuned model (NAME: its --ablation-run folder's name, or with "
+                         "--update-protocol a stored ablation's) on the same prompts; repeatable, needs --protocol-base")
     ap.add_argument("--check-base", help="the base model on another development set's prompts (e.g. BIG-Bench "
                                           "tasks), to check that set against symbol-eval; needs --check-run")
     ap.add_argument("--check-run", action="append", default=[],
@@ -574,7 +591,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--update-protocol", metavar="NAME",
                     help="only add the headline's models under one more protocol (--protocol-base, --protocol-tuned; "
                          "e.g. NAME fresh_exemplars for --block-size 1) to the stored entry's more_protocols; the "
-                         "models must be the stored headline's (fingerprints); everything else is kept")
+                         "models must be the stored headline's (fingerprints); stored ablations join with --protocol-ablation; "
+                         "everything else is kept")
     ap.add_argument("--note", action="append", default=[],
                     help="a line for the entry's notes (what the files cannot say: machine load, renamed folders); "
                          "repeat for more")
@@ -639,16 +657,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.protocol_ablation:
             raise TaskmixError("--protocol-ablation needs --protocol-base and --protocol-tuned (the same prompts)")
         if args.protocol_ablation:
-            p_base, p_tuned = read_run(args.protocol_base), read_run(args.protocol_tuned)
-            blocks = {}
-            for spec in args.protocol_ablation:
-                name, _, folder = spec.partition("=")
-                if name not in ablations or not folder:
-                    raise TaskmixError(f"--protocol-ablation {spec!r}: expected NAME=FOLDER with NAME one of the "
-                                       f"--ablation-run names ({', '.join(ablations) or 'none given'})")
-                own = next(runs_of[r][1] for r in args.ablation_run if Path(r).name == name)
-                blocks[name] = protocol_ablation_block(p_base, p_tuned, read_run(folder), folder, own)
-            other_protocol["ablations"] = blocks
+            other_protocol["ablations"] = protocol_ablations(
+                args.protocol_ablation, {name: block["fingerprint"] for name, block in ablations.items()},
+                read_run(args.protocol_base), read_run(args.protocol_tuned), "--ablation-run names")
     except (TaskmixError, OSError, KeyError, ValueError) as e:
         print(f"symbol_tuning.py: {e}", file=sys.stderr)
         return 2
@@ -745,16 +756,25 @@ def update_check(args: argparse.Namespace, entry: dict) -> list[str]:
 
 def update_protocol(args: argparse.Namespace, entry: dict) -> list[str]:
     """``--update-protocol NAME``: the headline's base and tuned models under one more protocol
-    (``--protocol-base``/``--protocol-tuned``), stored as ``more_protocols.NAME``; the commands."""
+    (``--protocol-base``/``--protocol-tuned``), stored as ``more_protocols.NAME``, with any stored
+    ablation evaluated on the same prompts (``--protocol-ablation``); the commands. Ablations
+    stored under NAME before stay while its base and tuned evaluations are the same."""
     if not (args.protocol_base and args.protocol_tuned):
         raise TaskmixError("--update-protocol needs --protocol-base and --protocol-tuned")
-    refuse_other_flags(args, "--update-protocol", ("protocol_base", "protocol_tuned"))
+    refuse_other_flags(args, "--update-protocol", ("protocol_base", "protocol_tuned", "protocol_ablation"))
     fingerprints = (entry["fingerprints"]["base"], entry["fingerprints"]["tuned"])
-    block = protocol_block(fingerprints, read_run(args.protocol_base), read_run(args.protocol_tuned),
-                           (args.protocol_base, args.protocol_tuned))
+    base, tuned = read_run(args.protocol_base), read_run(args.protocol_tuned)
+    block = protocol_block(fingerprints, base, tuned, (args.protocol_base, args.protocol_tuned))
+    stored = entry.get("more_protocols", {}).get(args.update_protocol) or {}
+    ablations = dict(stored.get("ablations", {})) if stored.get("prompts_digest") == block["prompts_digest"] else {}
+    ablations.update(protocol_ablations(
+        args.protocol_ablation, {name: a["fingerprint"] for name, a in entry.get("ablations", {}).items()},
+        base, tuned, "stored ablations"))
     block["date"] = utc_stamp()
+    if ablations:
+        block["ablations"] = ablations
     entry.setdefault("more_protocols", {})[args.update_protocol] = block
-    return list(block["commands"])
+    return [*block["commands"], *(ablations[name]["command"] for name in ablations)]
 
 
 def update_entry(args: argparse.Namespace, out: Path) -> int:

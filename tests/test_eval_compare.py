@@ -6,7 +6,7 @@ import pytest
 
 from taskmix.cli import main
 from taskmix.errors import TaskmixError
-from taskmix.evaluation.compare import compare_runs, describe, format_differences
+from taskmix.evaluation.compare import compare_runs, describe, format_differences, prompts_digest
 from taskmix.evaluation.results import PREDICTIONS_FILE, EvalRun, Prediction, write_run
 from taskmix.evaluation.stats import paired_bootstrap_difference
 from taskmix.seeding import derive_seed
@@ -119,3 +119,15 @@ def test_a_pool_of_settings_is_the_mean_over_all_its_cells_with_one_interval():
     # a pool with a setting that was not compared is left out
     assert not [r for r in compare_runs(run(base), run(tuned, "tuned"), n_boot=50, pools={"x": ("instr_symbols", "flipped")})
                 if r.setting == "x"]
+
+
+def test_prompts_digest_is_what_a_run_was_shown_not_what_it_answered():
+    base, _ = two_seed_runs()
+    other_answers = run([pred(p.seed, p.example_uid, not p.correct, p.answer, p.demo_set) for p in reversed(base.predictions)],
+                        "other")
+    assert prompts_digest(other_answers) == prompts_digest(base)  # another model, other order, same prompts
+    assert prompts_digest(run(base.predictions, "base", k=4)) != prompts_digest(base)
+    moved = [pred(p.seed, p.example_uid, p.correct, p.answer, "other" if p.example_uid == "x" else p.demo_set)
+             for p in base.predictions]
+    assert prompts_digest(run(moved, "base")) != prompts_digest(base)
+    assert prompts_digest(run(base.predictions[:3], "base")) != prompts_digest(base)

@@ -399,3 +399,38 @@ def test_ranking_reliability_breaks_a_tie_by_the_larger_differences():
     between["a minus b"]["ci95"]["symbols_mean"] = [-0.10, -0.08]  # now apart too: every run in two pairs
     got = _script().ranking_reliability(ablations, between)["accuracy"]["symbols_mean"]
     assert got["pairs_apart"] == 3 and got["without_most_apart"]["run"] == "b"  # 6 + 9 against headline's 3 + 6, a's 3 + 9
+
+
+def test_update_protocol_adds_stored_ablations_on_the_same_prompts_and_keeps_them_while_the_prompts_stay(tmp_path, capsys):
+    always_0, right = (lambda uid: 0), (lambda uid: 0 if uid == "x" else 1)
+    _experiment(tmp_path / "head", always_0, always_0)
+    _experiment(tmp_path / "abl", always_0, right)
+    fresh = dict(suite="symbol-eval", settings=["instr_symbols", "flipped"], effective_block_size=1)
+    _eval_run(tmp_path / "f-base", "base", always_0, **fresh)
+    _eval_run(tmp_path / "f-tuned", str(tmp_path / "head" / "model"), always_0, **fresh)
+    _eval_run(tmp_path / "f-abl", str(tmp_path / "abl" / "model"), right, **fresh)
+    out = tmp_path / "symbol_tuning.json"
+    assert _script().main(["--model", "m", "--run", str(tmp_path / "head"), "--config", "head.yaml", "--out", str(out),
+                           "--ablation-run", str(tmp_path / "abl"), "--ablation-config", "abl.yaml"]) == 0
+    capsys.readouterr()
+    update = ["--model", "m", "--update-protocol", "fresh_exemplars", "--out", str(out),
+              "--protocol-base", str(tmp_path / "f-base"), "--protocol-tuned", str(tmp_path / "f-tuned")]
+    before = out.read_text()
+    for spec, message in ((f"nope={tmp_path / 'f-abl'}", "NAME one of the stored ablations (abl)"),
+                          (f"abl={tmp_path / 'f-tuned'}", "is not the ablation's (fp-")):
+        assert _script().main([*update, f"--protocol-ablation={spec}"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err and out.read_text() == before, err
+    assert _script().main([*update, f"--protocol-ablation=abl={tmp_path / 'f-abl'}"]) == 0
+    m = json.loads(out.read_text())["models"]["m"]
+    abl = m["more_protocols"]["fresh_exemplars"]["ablations"]["abl"]
+    assert abl["tuned_minus_base_pp"]["symbols_mean"] == 50.0 and abl["headline_minus_this_pp"]["symbols_mean"] == -50.0
+    assert abl["ci95"]["tuned_minus_base"]["flipped"] == [0.5, 0.5]
+    assert abl["command"] in m["commands"] and abl["command"].endswith(f"--out {tmp_path / 'f-abl'}")
+    # the headline's models again on the same prompts: the ablation stays; on other prompts it goes
+    assert _script().main(update) == 0
+    assert json.loads(out.read_text())["models"]["m"]["more_protocols"]["fresh_exemplars"]["ablations"] == {"abl": abl}
+    _eval_run(tmp_path / "f-base", "base", always_0, tasks=("a", "c"), **fresh)
+    _eval_run(tmp_path / "f-tuned", str(tmp_path / "head" / "model"), always_0, tasks=("a", "c"), **fresh)
+    assert _script().main(update) == 0
+    assert "ablations" not in json.loads(out.read_text())["models"]["m"]["more_protocols"]["fresh_exemplars"]

@@ -13,6 +13,7 @@ With one query per demonstration set this is the per-example paired bootstrap.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -67,6 +68,15 @@ def check_same_prompts(a: EvalRun, b: EvalRun) -> None:
         k = changed[0]
         raise TaskmixError(f"the runs were shown different prompts ({k}: {a.config.get(k)!r} vs {b.config.get(k)!r}); "
                            "compare pairs two models evaluated with the same protocol and seeds")
+
+
+def prompts_digest(run: EvalRun) -> str:
+    """A short hash of what a run was shown: its prompt-shaping config and, per prediction in
+    pair-key order, the fields two paired predictions must share. Two runs with the same digest
+    pair up as :func:`compare_runs` pairs them; any other model's run on the same prompts has it too."""
+    rows = sorted(((_pair_key(p), tuple(getattr(p, f) for f in PAIR_FIELDS)) for p in run.predictions), key=lambda r: r[0])
+    config = [(k, run.config.get(k)) for k in PROMPT_FIELDS]
+    return hashlib.sha256(repr((config, rows)).encode()).hexdigest()[:16]
 
 
 def _pair_key(p: Any) -> tuple:
