@@ -74,7 +74,7 @@ def prompts_digest(run: EvalRun) -> str:
     """A short hash of what a run was shown: its prompt-shaping config and, per prediction in
     pair-key order, the fields two paired predictions must share. Two runs with the same digest
     pair up as :func:`compare_runs` pairs them; any other model's run on the same prompts has it too."""
-    rows = sorted(((_pair_key(p), tuple(getattr(p, f) for f in PAIR_FIELDS)) for p in run.predictions), key=lambda r: r[0])
+    rows = sorted(((_pair_key(p), _shown(p)) for p in run.predictions), key=lambda r: r[0])
     config = [(k, run.config.get(k)) for k in PROMPT_FIELDS]
     return hashlib.sha256(repr((config, rows)).encode()).hexdigest()[:16]
 
@@ -83,8 +83,13 @@ def _pair_key(p: Any) -> tuple:
     return p.seed, p.task, p.setting, p.example_uid
 
 
+def _shown(p: Any) -> tuple:
+    """What a prediction's prompt showed that its pair must share (:data:`PAIR_FIELDS`)."""
+    return tuple(getattr(p, f) for f in PAIR_FIELDS)
+
+
 def _signature(p: Any) -> int:
-    return hash(tuple(getattr(p, f) for f in PAIR_FIELDS))
+    return hash(_shown(p))
 
 
 def _refuse_mismatch(a: EvalRun, q: Any) -> None:
