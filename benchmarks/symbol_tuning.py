@@ -758,7 +758,7 @@ def update_protocol(args: argparse.Namespace, entry: dict) -> list[str]:
     """``--update-protocol NAME``: the headline's base and tuned models under one more protocol
     (``--protocol-base``/``--protocol-tuned``), stored as ``more_protocols.NAME``, with any stored
     ablation evaluated on the same prompts (``--protocol-ablation``); the commands. Ablations
-    stored under NAME before stay while its base and tuned evaluations are the same."""
+    stored under NAME before stay while the base was shown the same prompts (``prompts_digest``)."""
     if not (args.protocol_base and args.protocol_tuned):
         raise TaskmixError("--update-protocol needs --protocol-base and --protocol-tuned")
     refuse_other_flags(args, "--update-protocol", ("protocol_base", "protocol_tuned", "protocol_ablation"))

@@ -218,17 +218,24 @@ def test_update_protocol_adds_the_headlines_models_under_one_more_protocol_and_a
     assert "more_protocols" not in json.loads(out.read_text())["models"]["m"]
 
 
-def test_an_ablation_under_the_other_protocol_is_paired_with_its_base_and_the_headline(tmp_path, capsys):
+def _headline_and_ablation_under_another_protocol(tmp_path, block_size):
+    """A headline that gains nothing and an ablation that is always right, both with `taskmix run`
+    folders, and base, headline and ablation under another protocol (``block_size``) in p-base,
+    p-tuned and p-abl; the collector's arguments for the headline with the ablation."""
     always_0, right = (lambda uid: 0), (lambda uid: 0 if uid == "x" else 1)
     _experiment(tmp_path / "head", always_0, always_0)
     _experiment(tmp_path / "abl", always_0, right)
-    blocks = dict(suite="symbol-eval", settings=["instr_symbols", "flipped"], effective_block_size=8)
-    _eval_run(tmp_path / "p-base", "base", always_0, **blocks)
-    _eval_run(tmp_path / "p-tuned", str(tmp_path / "head" / "model"), always_0, **blocks)
-    _eval_run(tmp_path / "p-abl", str(tmp_path / "abl" / "model"), right, **blocks)
+    other = dict(suite="symbol-eval", settings=["instr_symbols", "flipped"], effective_block_size=block_size)
+    _eval_run(tmp_path / "p-base", "base", always_0, **other)
+    _eval_run(tmp_path / "p-tuned", str(tmp_path / "head" / "model"), always_0, **other)
+    _eval_run(tmp_path / "p-abl", str(tmp_path / "abl" / "model"), right, **other)
+    return ["--model", "m", "--run", str(tmp_path / "head"), "--config", "head.yaml",
+            "--out", str(tmp_path / "symbol_tuning.json"), "--ablation-run", str(tmp_path / "abl"), "--ablation-config", "abl.yaml"]
+
+
+def test_an_ablation_under_the_other_protocol_is_paired_with_its_base_and_the_headline(tmp_path, capsys):
+    common = _headline_and_ablation_under_another_protocol(tmp_path, 8)
     out = tmp_path / "symbol_tuning.json"
-    common = ["--model", "m", "--run", str(tmp_path / "head"), "--config", "head.yaml", "--out", str(out),
-              "--ablation-run", str(tmp_path / "abl"), "--ablation-config", "abl.yaml"]
     protocol = ["--protocol-base", str(tmp_path / "p-base"), "--protocol-tuned", str(tmp_path / "p-tuned")]
     for argv, message in (([f"--protocol-ablation=abl={tmp_path / 'p-abl'}"], "needs --protocol-base"),
                           ([*protocol, f"--protocol-ablation=nope={tmp_path / 'p-abl'}"], "NAME one of the --ablation-run names (abl)"),
@@ -402,35 +409,31 @@ def test_ranking_reliability_breaks_a_tie_by_the_larger_differences():
 
 
 def test_update_protocol_adds_stored_ablations_on_the_same_prompts_and_keeps_them_while_the_prompts_stay(tmp_path, capsys):
-    always_0, right = (lambda uid: 0), (lambda uid: 0 if uid == "x" else 1)
-    _experiment(tmp_path / "head", always_0, always_0)
-    _experiment(tmp_path / "abl", always_0, right)
+    def always_0(uid):
+        return 0
+
     fresh = dict(suite="symbol-eval", settings=["instr_symbols", "flipped"], effective_block_size=1)
-    _eval_run(tmp_path / "f-base", "base", always_0, **fresh)
-    _eval_run(tmp_path / "f-tuned", str(tmp_path / "head" / "model"), always_0, **fresh)
-    _eval_run(tmp_path / "f-abl", str(tmp_path / "abl" / "model"), right, **fresh)
     out = tmp_path / "symbol_tuning.json"
-    assert _script().main(["--model", "m", "--run", str(tmp_path / "head"), "--config", "head.yaml", "--out", str(out),
-                           "--ablation-run", str(tmp_path / "abl"), "--ablation-config", "abl.yaml"]) == 0
+    assert _script().main(_headline_and_ablation_under_another_protocol(tmp_path, 1)) == 0
     capsys.readouterr()
     update = ["--model", "m", "--update-protocol", "fresh_exemplars", "--out", str(out),
-              "--protocol-base", str(tmp_path / "f-base"), "--protocol-tuned", str(tmp_path / "f-tuned")]
+              "--protocol-base", str(tmp_path / "p-base"), "--protocol-tuned", str(tmp_path / "p-tuned")]
     before = out.read_text()
-    for spec, message in ((f"nope={tmp_path / 'f-abl'}", "NAME one of the stored ablations (abl)"),
-                          (f"abl={tmp_path / 'f-tuned'}", "is not the ablation's (fp-")):
+    for spec, message in ((f"nope={tmp_path / 'p-abl'}", "NAME one of the stored ablations (abl)"),
+                          (f"abl={tmp_path / 'p-tuned'}", "is not the ablation's (fp-")):
         assert _script().main([*update, f"--protocol-ablation={spec}"]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err and out.read_text() == before, err
-    assert _script().main([*update, f"--protocol-ablation=abl={tmp_path / 'f-abl'}"]) == 0
+    assert _script().main([*update, f"--protocol-ablation=abl={tmp_path / 'p-abl'}"]) == 0
     m = json.loads(out.read_text())["models"]["m"]
     abl = m["more_protocols"]["fresh_exemplars"]["ablations"]["abl"]
     assert abl["tuned_minus_base_pp"]["symbols_mean"] == 50.0 and abl["headline_minus_this_pp"]["symbols_mean"] == -50.0
     assert abl["ci95"]["tuned_minus_base"]["flipped"] == [0.5, 0.5]
-    assert abl["command"] in m["commands"] and abl["command"].endswith(f"--out {tmp_path / 'f-abl'}")
+    assert abl["command"] in m["commands"] and abl["command"].endswith(f"--out {tmp_path / 'p-abl'}")
     # the headline's models again on the same prompts: the ablation stays; on other prompts it goes
     assert _script().main(update) == 0
     assert json.loads(out.read_text())["models"]["m"]["more_protocols"]["fresh_exemplars"]["ablations"] == {"abl": abl}
-    _eval_run(tmp_path / "f-base", "base", always_0, tasks=("a", "c"), **fresh)
-    _eval_run(tmp_path / "f-tuned", str(tmp_path / "head" / "model"), always_0, tasks=("a", "c"), **fresh)
+    _eval_run(tmp_path / "p-base", "base", always_0, tasks=("a", "c"), **fresh)
+    _eval_run(tmp_path / "p-tuned", str(tmp_path / "head" / "model"), always_0, tasks=("a", "c"), **fresh)
     assert _script().main(update) == 0
     assert "ablations" not in json.loads(out.read_text())["models"]["m"]["more_protocols"]["fresh_exemplars"]
