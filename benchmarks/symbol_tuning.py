@@ -43,7 +43,9 @@ icl-dev: the headline's and each candidate's tuned-minus-base there, and the hea
 each candidate), ``other_protocol`` (the headline's comparison again under the other
 protocol, without goals: they are scored on the headline's own protocol), ``more_protocols``
 (added by ``--update-protocol NAME``, e.g. fresh exemplars per query, with any ablations on the
-same prompts; kept by a later full collection while the headline's models are the same) and
+same prompts: stored ones, or new ones trained for that protocol only with ``taskmix run ...
+--no-eval``, and every two of them against each other; kept by a later full collection while the
+headline's models are the same) and
 the ``commands``. Every
 difference comes from :func:`taskmix.evaluation.compare.compare_runs`: pairs by (seed,
 dataset, setting, query), refuses runs shown different prompts, and resamples
@@ -73,6 +75,7 @@ from taskmix.evaluation.stats import (  # noqa: E402
     DEFAULT_PERMUTATIONS, SPEARMAN_EXACT_UP_TO, Z95, pairwise_reliability, spearman, spearman_p,
 )
 from taskmix.evaluation.summary import run_diagnostics  # noqa: E402
+from taskmix.models.loading import model_identity  # noqa: E402
 
 RESULT = ROOT / "benchmarks" / "results" / "symbol_tuning.json"
 SETTINGS = ("instr_labels", "noinstr_labels", "instr_symbols", "noinstr_symbols", "flipped")
@@ -526,18 +529,33 @@ def protocol_ablation_block(base: EvalRun, headline: EvalRun, run: EvalRun, fold
 
 
 def protocol_ablations(specs: list[str], fingerprints: dict[str, str], base: EvalRun, headline: EvalRun,
-                       source: str) -> dict:
+                       source: str) -> tuple[dict, dict[str, EvalRun]]:
     """``--protocol-ablation NAME=FOLDER`` each: the ablation ``NAME`` (one of ``fingerprints``,
-    its model's fingerprint under the headline's protocol) evaluated in ``FOLDER`` on the prompts
-    of ``base`` and ``headline``; ``source`` names where the ablation names come from."""
-    blocks = {}
+    its model's fingerprint) evaluated in ``FOLDER`` on the prompts of ``base`` and ``headline``;
+    ``source`` names where the ablation names come from. Returns the blocks and the runs read."""
+    blocks, runs = {}, {}
     for spec in specs:
         name, _, folder = spec.partition("=")
         if name not in fingerprints or not folder:
             raise TaskmixError(f"--protocol-ablation {spec!r}: expected NAME=FOLDER with NAME one of the "
                                f"{source} ({', '.join(fingerprints) or 'none given'})")
-        blocks[name] = protocol_ablation_block(base, headline, read_run(folder), folder, fingerprints[name])
-    return blocks
+        runs[name] = read_run(folder)
+        blocks[name] = protocol_ablation_block(base, headline, runs[name], folder, fingerprints[name])
+    return blocks, runs
+
+
+def between_runs(tuned: dict[str, EvalRun]) -> dict:
+    """Every two tuned models against each other on the same prompts: ``"A minus B"`` for each
+    ``A`` named before ``B``, in accuracy and balanced accuracy with paired intervals."""
+    between = {}
+    names = list(tuned)
+    for i, first in enumerate(names):
+        for second in names[i + 1:]:
+            cmp = comparison(tuned[second], tuned[first], None, None)
+            between[f"{first} minus {second}"] = {
+                "pp": cmp["tuned_minus_base_pp"], "balanced_pp": cmp["tuned_minus_base_balanced_pp"],
+                "ci95": cmp["ci95"]["tuned_minus_base"], "ci95_balanced": cmp["ci95"]["tuned_minus_base_balanced"]}
+    return between
 
 
 def protocol_text(run: EvalRun) -> str:
@@ -566,7 +584,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base-algorithmic", help="algorithmic eval folder of the base model")
     ap.add_argument("--tuned-algorithmic", help="algorithmic eval folder of the tuned model")
     ap.add_argument("--ablation-run", action="append", default=[],
-                    help="the `taskmix run` folder of an ablation (the same experiment with one thing changed); repeatable")
+                    help="the `taskmix run` folder of an ablation (the same experiment with one thing changed; with "
+                         "--update-protocol, one trained with --no-eval for that protocol only); repeatable")
     ap.add_argument("--ablation-config", action="append", default=[], help="its YAML (in the order of --ablation-run)")
     ap.add_argument("--ablation-algorithmic", action="append", default=[],
                     help="algorithmic eval folder of its tuned model (in the order of --ablation-run)")
@@ -591,7 +610,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--update-protocol", metavar="NAME",
                     help="only add the headline's models under one more protocol (--protocol-base, --protocol-tuned; "
                          "e.g. NAME fresh_exemplars for --block-size 1) to the stored entry's more_protocols; the "
-                         "models must be the stored headline's (fingerprints); stored ablations join with --protocol-ablation; "
+                         "models must be the stored headline's (fingerprints); stored ablations join with --protocol-ablation, "
+                         "new ones with --ablation-run, --ablation-config and --protocol-ablation; "
                          "everything else is kept")
     ap.add_argument("--note", action="append", default=[],
                     help="a line for the entry's notes (what the files cannot say: machine load, renamed folders); "
@@ -620,15 +640,7 @@ def main(argv: list[str] | None = None) -> int:
             config = args.ablation_config[i] if i < len(args.ablation_config) else None
             alg = ablation_alg[i][0] if i < len(ablation_alg) else None
             ablations[Path(run_dir).name] = ablation_block(tuned, base_alg, runs_of[run_dir], config, alg)
-        between = {}  # every two ablations against each other, on the same prompts
-        names = list(ablations)
-        for i, first in enumerate(args.ablation_run):
-            for j in range(i + 1, len(args.ablation_run)):
-                second = args.ablation_run[j]
-                cmp_ij = comparison(runs_of[second][1], runs_of[first][1], None, None)
-                between[f"{names[i]} minus {names[j]}"] = {
-                    "pp": cmp_ij["tuned_minus_base_pp"], "balanced_pp": cmp_ij["tuned_minus_base_balanced_pp"],
-                    "ci95": cmp_ij["ci95"]["tuned_minus_base"], "ci95_balanced": cmp_ij["ci95"]["tuned_minus_base_balanced"]}
+        between = between_runs({Path(r).name: runs_of[r][1] for r in args.ablation_run})
         development = None
         if args.dev_run:
             if not args.dev_reference:
@@ -659,7 +671,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.protocol_ablation:
             other_protocol["ablations"] = protocol_ablations(
                 args.protocol_ablation, {name: block["fingerprint"] for name, block in ablations.items()},
-                read_run(args.protocol_base), read_run(args.protocol_tuned), "--ablation-run names")
+                read_run(args.protocol_base), read_run(args.protocol_tuned), "--ablation-run names")[0]
     except (TaskmixError, OSError, KeyError, ValueError) as e:
         print(f"symbol_tuning.py: {e}", file=sys.stderr)
         return 2
@@ -756,25 +768,68 @@ def update_check(args: argparse.Namespace, entry: dict) -> list[str]:
 
 def update_protocol(args: argparse.Namespace, entry: dict) -> list[str]:
     """``--update-protocol NAME``: the headline's base and tuned models under one more protocol
-    (``--protocol-base``/``--protocol-tuned``), stored as ``more_protocols.NAME``, with any stored
-    ablation evaluated on the same prompts (``--protocol-ablation``); the commands. Ablations
-    stored under NAME before stay while the base was shown the same prompts (``prompts_digest``)."""
+    (``--protocol-base``/``--protocol-tuned``), stored as ``more_protocols.NAME``, with ablations
+    evaluated on the same prompts (``--protocol-ablation``): stored ones, and new ones trained for
+    this protocol only (``--ablation-run`` with ``--ablation-config``, e.g. ``taskmix run ...
+    --no-eval``; their blocks add ``config``, ``budget``, ``fingerprint`` and
+    ``only_this_protocol``), and every two of this call's ablations against each other
+    (``between_ablations``); the commands. Ablations and pairs stored under NAME before stay while
+    the base was shown the same prompts (``prompts_digest``)."""
     if not (args.protocol_base and args.protocol_tuned):
         raise TaskmixError("--update-protocol needs --protocol-base and --protocol-tuned")
-    refuse_other_flags(args, "--update-protocol", ("protocol_base", "protocol_tuned", "protocol_ablation"))
+    refuse_other_flags(args, "--update-protocol", ("protocol_base", "protocol_tuned", "protocol_ablation", "ablation_run"))
+    if len(args.ablation_config) != len(args.ablation_run):
+        raise TaskmixError(f"{len(args.ablation_run)} --ablation-run but {len(args.ablation_config)} --ablation-config; "
+                           "give one config per run")
     fingerprints = (entry["fingerprints"]["base"], entry["fingerprints"]["tuned"])
     base, tuned = read_run(args.protocol_base), read_run(args.protocol_tuned)
     block = protocol_block(fingerprints, base, tuned, (args.protocol_base, args.protocol_tuned))
+    known = {name: a["fingerprint"] for name, a in entry.get("ablations", {}).items()}
+    new = new_protocol_ablations(args.ablation_run, args.ablation_config, known, tuned.fingerprint)
+    given = {spec.partition("=")[0] for spec in args.protocol_ablation}
+    for name in new:
+        if name not in given:
+            raise TaskmixError(f"--ablation-run {name}: give its evaluation on these prompts with --protocol-ablation {name}=FOLDER")
     stored = entry.get("more_protocols", {}).get(args.update_protocol) or {}
-    ablations = dict(stored.get("ablations", {})) if stored.get("prompts_digest") == block["prompts_digest"] else {}
-    ablations.update(protocol_ablations(
-        args.protocol_ablation, {name: a["fingerprint"] for name, a in entry.get("ablations", {}).items()},
-        base, tuned, "stored ablations"))
+    same_prompts = stored.get("prompts_digest") == block["prompts_digest"]
+    ablations = dict(stored.get("ablations", {})) if same_prompts else {}
+    added, runs = protocol_ablations(args.protocol_ablation, {**known, **{n: f for n, (f, _) in new.items()}},
+                                     base, tuned, "stored ablations or --ablation-run names")
+    for name, (_, extra) in new.items():
+        added[name] = {**extra, **added[name], "fingerprint": runs[name].fingerprint, "only_this_protocol": True}
+    ablations.update(added)
+    between = {**(stored.get("between_ablations", {}) if same_prompts else {}), **between_runs(runs)}
     block["date"] = utc_stamp()
     if ablations:
         block["ablations"] = ablations
+    if between:
+        block["between_ablations"] = between
     entry.setdefault("more_protocols", {})[args.update_protocol] = block
-    return [*block["commands"], *(ablations[name]["command"] for name in ablations)]
+    return [*(f"taskmix run {c} --no-eval" for c in args.ablation_config), *block["commands"],
+            *(ablations[name]["command"] for name in ablations)]
+
+
+def new_protocol_ablations(run_dirs: list[str], configs: list[str], known: dict[str, str],
+                           headline_fingerprint: str) -> dict[str, tuple[str, dict]]:
+    """Ablations trained for one protocol only (``run_dirs``: ``taskmix run --no-eval`` folders,
+    ``configs`` their YAML): name -> (the fingerprint their evaluation must have: their model's
+    identity with the headline evaluation's dtype and scoring version, ``headline_fingerprint``;
+    their ``config`` and ``budget``). A name of a stored ablation (``known``) is refused."""
+    new = {}
+    _, bar, scoring = headline_fingerprint.partition("|")
+    for run_dir, config in zip(run_dirs, configs):
+        name, train_dir = Path(run_dir).name, Path(run_dir) / "train" / "run"
+        if name in known:
+            raise TaskmixError(f"--ablation-run {run_dir}: {name} is a stored ablation; give its evaluation with "
+                               "--protocol-ablation only")
+        if not (train_dir / "model").is_dir():
+            raise TaskmixError(f"--ablation-run {run_dir}: no trained model at {train_dir / 'model'}")
+        try:
+            budget = train_budget(train_dir)
+        except IndexError:
+            raise TaskmixError(f"--ablation-run {run_dir}: {train_dir / 'loss.jsonl'} has no training steps") from None
+        new[name] = (f"{model_identity(train_dir / 'model')}{bar}{scoring}", {"config": config, "budget": budget})
+    return new
 
 
 def update_entry(args: argparse.Namespace, out: Path) -> int:

@@ -5,6 +5,7 @@ import json
 
 from taskmix.evaluation.results import EvalRun, Prediction, write_run
 from taskmix.evaluation.summary import CellOutcomes, average_cells, summarize_cell
+from taskmix.models.loading import model_identity
 from tests.plugins.scripts import load_script
 
 
@@ -29,16 +30,17 @@ def test_an_unreadable_results_file_or_a_missing_run_is_one_line_and_nothing_wri
     assert out.read_text() == '{"models": {"other": {}}}'
 
 
-def _eval_run(folder, model, predict, tasks=("a", "b"), one_task=(), **config):
+def _eval_run(folder, model, predict, tasks=("a", "b"), one_task=(), fingerprint=None, **config):
     """A symbol-eval run folder: datasets ``tasks`` (settings in ``one_task`` on the first only), every headline setting, seeds 0-1, one
     demonstration set per (seed, dataset, setting), queries x (class 0) and y (class 1);
-    ``predict(uid)`` is the model's answer."""
+    ``predict(uid)`` is the model's answer; the model's fingerprint is ``fp-<model>`` unless given."""
     settings = _script().SETTINGS
     preds = [Prediction(task=task, setting=setting, example_uid=uid, correct=predict(uid) == gold, answer=gold,
                         prediction=predict(uid), candidates=(" a", " b"), seed=seed, demo_set=f"{seed}/{task}/{setting}")
              for seed in (0, 1) for task in tasks for setting in settings if task == tasks[0] or setting not in one_task for uid, gold in (("x", 0), ("y", 1))]
     cells = list(CellOutcomes.from_predictions(preds).values())
-    run = EvalRun(f"key-{model}", {"k": 4, "max_examples": 2, "seeds": [0, 1], "dtype": "bf16", **config}, model, f"fp-{model}",
+    run = EvalRun(f"key-{model}", {"k": 4, "max_examples": 2, "seeds": [0, 1], "dtype": "bf16", **config}, model,
+                  fingerprint or f"fp-{model}",
                   tuple(summarize_cell(c) for c in cells), average_cells(cells), tuple(preds))
     write_run(folder, run, plots=False)
 
@@ -47,6 +49,11 @@ def _experiment(folder, base, tuned, tasks=("a", "b"), one_task=()):
     """A `taskmix run` folder: base and tuned evaluations and a 2-step training run."""
     _eval_run(folder / "eval-base" / "results", "base", base, tasks, one_task)
     _eval_run(folder / "eval-tuned" / "results", str(folder / "model"), tuned, tasks, one_task)
+    _train_run(folder)
+
+
+def _train_run(folder):
+    """The training part of a `taskmix run` folder (all that `--no-eval` leaves): a 2-step run."""
     train = folder / "train" / "run"
     train.mkdir(parents=True)
     (train / "run.json").write_text(json.dumps({"config": {"batch_size": 4, "lr": 1e-4, "lora": True, "lora_r": 8,
@@ -419,7 +426,7 @@ def test_update_protocol_adds_stored_ablations_on_the_same_prompts_and_keeps_the
     update = ["--model", "m", "--update-protocol", "fresh_exemplars", "--out", str(out),
               "--protocol-base", str(tmp_path / "p-base"), "--protocol-tuned", str(tmp_path / "p-tuned")]
     before = out.read_text()
-    for spec, message in ((f"nope={tmp_path / 'p-abl'}", "NAME one of the stored ablations (abl)"),
+    for spec, message in ((f"nope={tmp_path / 'p-abl'}", "NAME one of the stored ablations or --ablation-run names (abl)"),
                           (f"abl={tmp_path / 'p-tuned'}", "is not the ablation's (fp-")):
         assert _script().main([*update, f"--protocol-ablation={spec}"]) == 2
         err = capsys.readouterr().err
@@ -437,3 +444,45 @@ def test_update_protocol_adds_stored_ablations_on_the_same_prompts_and_keeps_the
     _eval_run(tmp_path / "p-tuned", str(tmp_path / "head" / "model"), always_0, tasks=("a", "c"), **fresh)
     assert _script().main(update) == 0
     assert "ablations" not in json.loads(out.read_text())["models"]["m"]["more_protocols"]["fresh_exemplars"]
+
+
+def test_update_protocol_adds_a_new_ablation_trained_for_that_protocol_only_and_pairs_the_ablations(tmp_path, capsys):
+    fresh = dict(suite="symbol-eval", settings=["instr_symbols", "flipped"], effective_block_size=1)
+    out = tmp_path / "symbol_tuning.json"
+    assert _script().main(_headline_and_ablation_under_another_protocol(tmp_path, 1)) == 0
+    capsys.readouterr()
+    _train_run(tmp_path / "quarter")  # `taskmix run --no-eval`: no eval folders
+    model = tmp_path / "quarter" / "train" / "run" / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    _eval_run(tmp_path / "p-quarter", str(model), lambda uid: 1, fingerprint=model_identity(model), **fresh)
+    update = ["--model", "m", "--update-protocol", "fresh_exemplars", "--out", str(out),
+              "--protocol-base", str(tmp_path / "p-base"), "--protocol-tuned", str(tmp_path / "p-tuned")]
+    quarter = ["--ablation-run", str(tmp_path / "quarter"), "--ablation-config", "quarter.yaml"]
+    abl_eval, quarter_eval = f"--protocol-ablation=abl={tmp_path / 'p-abl'}", f"--protocol-ablation=quarter={tmp_path / 'p-quarter'}"
+    before = out.read_text()
+    for argv, message in (
+            ([*quarter[:2], quarter_eval], "1 --ablation-run but 0 --ablation-config"),
+            ([*quarter], "give its evaluation on these prompts with --protocol-ablation quarter=FOLDER"),
+            (["--ablation-run", str(tmp_path / "abl"), "--ablation-config", "abl.yaml", abl_eval], "abl is a stored ablation"),
+            ([*quarter, f"--protocol-ablation=quarter={tmp_path / 'p-abl'}"], "is not the ablation's"),
+            (["--ablation-run", str(tmp_path / "head-nope"), "--ablation-config", "x.yaml"], "no trained model at")):
+        assert _script().main([*update, *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err and out.read_text() == before, err
+    assert _script().main([*update, *quarter, abl_eval, quarter_eval]) == 0
+    m = json.loads(out.read_text())["models"]["m"]
+    block = m["more_protocols"]["fresh_exemplars"]
+    new = block["ablations"]["quarter"]
+    assert new["only_this_protocol"] is True and new["config"] == "quarter.yaml" and new["budget"]["steps"] == 2
+    assert new["fingerprint"] == model_identity(model) and "only_this_protocol" not in block["ablations"]["abl"]
+    assert new["tuned_minus_base_pp"]["flipped"] == 0.0 and new["tuned_minus_base_balanced_pp"]["flipped"] == 0.0
+    assert new["headline_minus_this_pp"]["flipped"] == 0.0 and new["diagnostics"]["flipped"]["top_prediction_share"] == 1.0
+    pair = block["between_ablations"]["abl minus quarter"]  # always right minus always 1: +50 on x, 0 on y
+    assert pair["pp"]["flipped"] == 50.0 and pair["ci95"]["flipped"] == [0.5, 0.5]
+    assert "taskmix run quarter.yaml --no-eval" in m["commands"] and new["command"] in m["commands"]
+    assert m["ablations"].keys() == {"abl"}  # the shared-block ablations are as they were
+    # the headline's models again on the same prompts: the ablations and their pairs stay
+    assert _script().main(update) == 0
+    again = json.loads(out.read_text())["models"]["m"]["more_protocols"]["fresh_exemplars"]
+    assert again["ablations"] == block["ablations"] and again["between_ablations"] == block["between_ablations"]
