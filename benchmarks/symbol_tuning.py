@@ -192,6 +192,8 @@ def train_budget(train_run: Path) -> dict:
     info = json.loads((train_run / "run.json").read_text())
     lines = [json.loads(line) for line in (train_run / "loss.jsonl").read_text().splitlines() if line.strip()]
     rows = [r for r in lines if "loss" in r]
+    if not rows:
+        raise TaskmixError(f"{train_run / 'loss.jsonl'} has no training steps")
     checks = [{"step": r["step"], **r["icl"]} for r in lines if "icl" in r]
     last = rows[-1]
     cfg = info.get("config", {})
@@ -824,11 +826,8 @@ def new_protocol_ablations(run_dirs: list[str], configs: list[str], known: dict[
                                "--protocol-ablation only")
         if not (train_dir / "model").is_dir():
             raise TaskmixError(f"--ablation-run {run_dir}: no trained model at {train_dir / 'model'}")
-        try:
-            budget = train_budget(train_dir)
-        except IndexError:
-            raise TaskmixError(f"--ablation-run {run_dir}: {train_dir / 'loss.jsonl'} has no training steps") from None
-        new[name] = (f"{model_identity(train_dir / 'model')}{bar}{scoring}", {"config": config, "budget": budget})
+        new[name] = (f"{model_identity(train_dir / 'model')}{bar}{scoring}",
+                     {"config": config, "budget": train_budget(train_dir)})
     return new
 
 

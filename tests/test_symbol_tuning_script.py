@@ -177,6 +177,25 @@ def test_another_protocol_compares_the_headlines_own_models_and_refuses_others(t
     assert all(c in m["commands"] for c in other["commands"]) and len(other["commands"]) == 2
 
 
+def test_a_training_run_without_steps_is_one_line_in_either_mode(tmp_path, capsys):
+    args = _headline_and_ablation_under_another_protocol(tmp_path, 1)
+    out = tmp_path / "symbol_tuning.json"
+    (tmp_path / "abl" / "train" / "run" / "loss.jsonl").write_text('{"step": 0, "icl": {"noinstr_symbols": 0.25}}\n')
+    assert _script().main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "loss.jsonl has no training steps" in err and not out.exists()
+    assert _script().main(args[:-4]) == 0  # the headline alone
+    capsys.readouterr()
+    before = out.read_text()
+    (tmp_path / "abl" / "train" / "run" / "model").mkdir()
+    assert _script().main(["--model", "m", "--update-protocol", "fresh_exemplars", "--out", str(out),
+                           "--protocol-base", str(tmp_path / "p-base"), "--protocol-tuned", str(tmp_path / "p-tuned"),
+                           "--ablation-run", str(tmp_path / "abl"), "--ablation-config", "abl.yaml",
+                           f"--protocol-ablation=abl={tmp_path / 'p-abl'}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "loss.jsonl has no training steps" in err and out.read_text() == before
+
+
 def test_update_protocol_adds_the_headlines_models_under_one_more_protocol_and_a_full_collection_keeps_it(tmp_path, capsys):
     import shutil
 
