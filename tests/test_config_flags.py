@@ -97,11 +97,12 @@ def test_eval_run_keys_do_not_change_with_the_dtype_spelling():
 
 
 def test_every_command_accepts_both_dtype_spellings(tmp_path, capsys):
-    for spelled in ("bf16", "bfloat16", "fp32", "float32"):
+    for spelled in ("bf16", "bfloat16", "fp32", "float32", "auto"):
         # parsing succeeds; the command then stops at the missing model, in one line
         assert main(["train", "--model", str(tmp_path / "none"), "--data", str(tmp_path), "--out", str(tmp_path / "o"),
                      "--dtype", spelled]) == 2
         assert main(["eval", "--model", str(tmp_path / "none"), "--tasks", "subj", "--out", str(tmp_path / "o"),
                      "--dtype", spelled]) == 2
         err = capsys.readouterr().err
-        assert "invalid choice" not in err and err.count("\n") == 2, err
+        errors = [line for line in err.splitlines() if not line.startswith("taskmix: warning:")]  # slow bf16 here
+        assert "invalid choice" not in err and len(errors) == 2, err

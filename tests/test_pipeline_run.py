@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from taskmix.models import precision
 from taskmix.pipeline.experiment import load_experiment
 from taskmix.pipeline.run import run_experiment
 
@@ -14,19 +15,20 @@ out: {out}
 seed: 3
 select: {{target: subj, k: 2, candidates: [sst2, mr, trec, cola]}}
 build: {{per_task_cap: 12, max_exemplars_per_class: 2, max_length: 160}}
-train: {{lora: {lora}, max_steps: {steps}, batch_size: 4, max_length: 160, save_every: 2, progress: false}}
-eval: {{tasks: [subj, tweeteval/hate], settings: [noinstr_symbols, flipped], k: 1, max_examples: 4, shared_demos: true, progress: false}}
+train: {{lora: {lora}, max_steps: {steps}, batch_size: 4, max_length: 160, save_every: 2, progress: false{dtype}}}
+eval: {{tasks: [subj, tweeteval/hate], settings: [noinstr_symbols, flipped], k: 1, max_examples: 4, shared_demos: true, progress: false{dtype}}}
 """
 
 
-def _cfg(tmp_path, model, steps=3, lora="true"):
+def _cfg(tmp_path, model, steps=3, lora="true", dtype=None):
     p = tmp_path / f"exp-{steps}.yaml"
-    p.write_text(EXPERIMENT.format(model=model, out=tmp_path / "run", steps=steps, lora=lora))
+    p.write_text(EXPERIMENT.format(model=model, out=tmp_path / "run", steps=steps, lora=lora,
+                                   dtype=f", dtype: {dtype}" if dtype else ""))
     return load_experiment(p)
 
 
 @pytest.mark.slow
-def test_tiny_experiment_end_to_end(tmp_path, tiny_model_dir):
+def test_tiny_experiment_end_to_end(tmp_path, tiny_model_dir, monkeypatch):
     logs = []
     # first without evaluation: select, build and train run; no eval folder, no report
     trained = run_experiment(_cfg(tmp_path, tiny_model_dir), log=logs.append, evaluate=False)
@@ -60,3 +62,11 @@ def test_tiny_experiment_end_to_end(tmp_path, tiny_model_dir):
     reused = {line.split("]")[0][1:] for line in logs if "up to date" in line}
     assert reused == {"select", "build", "eval-base"}, logs
     assert any(p.name.startswith("train.previous-") for p in run.iterdir())
+
+    # dtype auto is made concrete before the stage keys: on a CPU where fp32 is the faster
+    # format, the same experiment with auto is the fp32 run above, every stage up to date
+    monkeypatch.setattr(precision, "cpu_matmul_gflops", lambda dtype: {"fp32": 125.0, "bf16": 0.9}[dtype])
+    logs.clear()
+    run_experiment(_cfg(tmp_path, tiny_model_dir, steps=4, dtype="auto"), log=logs.append)
+    assert len([line for line in logs if "up to date" in line]) == 5, logs
+    assert json.loads((run / "train" / "run" / "run.json").read_text())["config"]["dtype"] == "fp32"

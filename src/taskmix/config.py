@@ -23,8 +23,9 @@ from .errors import ConfigError
 
 T = TypeVar("T")
 
-#: Every spelling of a dtype a config accepts, and the one it is stored as.
-DTYPE_SPELLINGS = {"fp32": "fp32", "float32": "fp32", "bf16": "bf16", "bfloat16": "bf16"}
+#: Every spelling of a dtype a config accepts, and the one it is stored as (``auto``: the faster
+#: of bf16 and fp32 on the machine that runs it, see :mod:`taskmix.models.precision`).
+DTYPE_SPELLINGS = {"fp32": "fp32", "float32": "fp32", "bf16": "bf16", "bfloat16": "bf16", "auto": "auto"}
 #: A YAML file whose aliases expand to more values than this is refused ("billion laughs").
 MAX_YAML_VALUES = 100_000
 
@@ -45,10 +46,10 @@ def show(value: Any) -> str:
 
 
 def canonical_dtype(value: Any, where: str) -> str:
-    """``fp32`` or ``bf16`` for any accepted spelling (``float32``, ``bfloat16``, any case)."""
+    """``fp32``, ``bf16`` or ``auto`` for any accepted spelling (``float32``, ``bfloat16``, any case)."""
     spelled = DTYPE_SPELLINGS.get(value.strip().lower()) if isinstance(value, str) else None
     if spelled is None:
-        raise ConfigError(f"{where}: dtype must be fp32 (or float32) or bf16 (or bfloat16), got {show(value)}")
+        raise ConfigError(f"{where}: dtype must be fp32 (or float32), bf16 (or bfloat16) or auto, got {show(value)}")
     return spelled
 
 

@@ -9,7 +9,7 @@ it is not given, so the config (its default, or a YAML file) decides. Flag spell
 * a ``bool`` field that defaults to false: ``--<name>`` turns it on; one that defaults
   to true: ``--no-<name>`` turns it off;
 * a tuple of strings or integers: one comma-separated value (``--tasks a,b``, ``--seeds 0,1``);
-* ``dtype``: any spelling the configs accept (``fp32``/``float32``, ``bf16``/``bfloat16``).
+* ``dtype``: any spelling the configs accept (``fp32``/``float32``, ``bf16``/``bfloat16``, ``auto``).
 """
 
 from __future__ import annotations

@@ -53,8 +53,9 @@ class EvalConfig:
     shared_demos: one demonstration block for all queries of a (task, setting, seed), the
         same as a block size at least the number of queries (cheapest; all results rest
         on one draw of exemplars). Conflicts with ``block_size``.
-    dtype: model weights dtype: ``fp32`` (or ``float32``) or ``bf16`` (or ``bfloat16``);
-        stored as ``fp32``/``bf16``.
+    dtype: model weights dtype: ``fp32`` (or ``float32``), ``bf16`` (or ``bfloat16``) or
+        ``auto`` (bf16 where this CPU multiplies it natively, else fp32; the run records the
+        one used); stored as ``fp32``/``bf16``.
     batch_size: requests per forward pass (engine option; does not change results).
     format: a prompt format name or ``random`` (drawn per prompt).
     length_normalized: rank candidates by mean instead of summed token log-probability.

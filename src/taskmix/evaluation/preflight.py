@@ -18,6 +18,7 @@ from ..catalogue import load_task_spec
 from ..errors import ConfigError, TaskmixError
 from ..fileio import temp_siblings
 from ..models.loading import stated_context_length
+from ..models.precision import with_concrete_dtype
 from ..records import Task
 from .config import EvalConfig
 from .plan import PlannedTask, check_model_spec, check_out_dir, eval_examples, iter_prompt_set, plan_tasks
@@ -89,6 +90,7 @@ def prepare_eval(
     and return the loader that holds the tasks loaded for the checks: pass it to
     :func:`~taskmix.evaluation.runner.run_eval`. ``check_model=False`` skips the model
     (when it does not exist yet: the tuned model of an experiment)."""
+    config = with_concrete_dtype(config, "cpu")  # auto -> bf16 or fp32: the output folder's key holds the one used
     if config.out:
         check_out_dir(config)
         check_out_folder(config.out)

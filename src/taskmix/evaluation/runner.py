@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from ..config import to_dict
 from ..errors import TaskmixError
 from ..models import LanguageModel
+from ..models.precision import with_concrete_dtype
 from ..progress import progress_bar
 from ..records import Score, SkippedQuery, Task
 from ..versions import EVAL_PACKAGES, package_versions
@@ -78,6 +79,7 @@ def run_eval(
     """
     t0 = time.perf_counter()
     world = init_world()
+    config = with_concrete_dtype(config, "cpu")  # auto -> bf16 or fp32 before the run is keyed
     if write:
         check_out_dir(config)
     if model is None:

@@ -11,6 +11,7 @@ from ..errors import TaskmixError
 from ..fileio import sha256_file
 from .cache import ResultCache, default_cache_path
 from .hf import HFLanguageModel, config_max_length
+from .precision import concrete_dtype
 from .prepare import read_marker, resolve_model
 
 #: Bump when scoring rules change: it invalidates the result cache and ``taskmix run``'s
@@ -69,7 +70,7 @@ def load_model(
 
     ``spec``: alias (``smollm2-135m``; prepared on first use), model folder (a PEFT
     adapter folder is merged into its base) or hub id. ``dtype``: ``float32`` (default,
-    for scoring) or ``bfloat16``. ``cache_dir``: folder of the sqlite result cache
+    for scoring), ``bfloat16`` or ``auto`` (bfloat16 where this CPU multiplies it natively). ``cache_dir``: folder of the sqlite result cache
     (default ``<taskmix cache>/lm``); ``use_cache=False`` disables it.
     ``min_shared_prefix``: shortest shared token prefix worth a key/value cache (0 = off).
     ``batch_size``: rows (distinct contexts) per forward pass. ``threads``: if given,
@@ -79,7 +80,8 @@ def load_model(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    dtype_name = DTYPES.get(str(dtype).lower())
+    asked = {"float32": "fp32", "bfloat16": "bf16"}.get(str(dtype).lower(), str(dtype).lower())
+    dtype_name = DTYPES.get(concrete_dtype(asked, "cpu"))
     if dtype_name is None:
         raise TaskmixError(f"unknown dtype {dtype!r} (use float32 or bfloat16)")
     if threads:

@@ -25,6 +25,7 @@ from ..evaluation.runner import run_eval
 from ..fileio import atomic_write_json, atomic_write_text, write_failures
 from ..mixture.build import build_symbol_mixture, prompt_check
 from ..models.loading import SCORING_VERSION
+from ..models.precision import device_type, with_concrete_dtype
 from ..progress import quiet_libraries
 from ..report import ReportInput, write_report
 from ..report.render import SelectionRow
@@ -123,6 +124,8 @@ def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print, ev
     eval_labels = cfg.eval_models if evaluate else ()
     loaders = check_evaluations(cfg, eval_labels)
     tcfg = cfg.train_config()
+    if tcfg is not None:  # auto -> bf16 or fp32 here, so the stage key holds the one used
+        tcfg = with_concrete_dtype(tcfg, device_type(for_training=True))
     quiet_libraries(all([tcfg.progress if tcfg else True, cfg.eval_config(cfg.model, "").progress]))
     run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(run_dir / EXPERIMENT_FILE, to_dict(cfg))
@@ -167,7 +170,7 @@ def run_experiment(cfg: ExperimentConfig, log: Callable[[str], None] = print, ev
     for label in eval_labels:
         model = cfg.model if label == "base" else str(tuned)
         name = f"eval-{label}"
-        ecfg = cfg.eval_config(model, str(runner.stage_dir(name) / "results"))
+        ecfg = with_concrete_dtype(cfg.eval_config(model, str(runner.stage_dir(name) / "results")), "cpu")
         upstream = tuned_key if label == "tuned" else None
         material = {**base, "upstream": upstream, "scoring": SCORING_VERSION,  # new scoring rules: evaluate again
                     "eval": {k: v for k, v in key_dict(ecfg).items() if k not in ("model", "out")}}

@@ -62,7 +62,9 @@ class TrainConfig:
         lora_dropout: dropout on the LoRA input.
         lora_targets: module names that get adapters (e.g. ``q_proj``); empty means all linear layers.
         save_adapter: for LoRA runs, also save the bare adapter next to the merged model.
-        dtype: ``fp32`` (or ``float32``) or ``bf16`` (or ``bfloat16``); stored as ``fp32``/``bf16``. bf16 keeps fp32 master weights and optimizer state and
+        dtype: ``fp32`` (or ``float32``), ``bf16`` (or ``bfloat16``) or ``auto`` (bf16 where the
+            training device multiplies it natively, else fp32; the run records the one used);
+            stored as ``fp32``/``bf16``. bf16 keeps fp32 master weights and optimizer state and
             runs forward/backward under ``torch.autocast`` (bf16 matmuls); checkpoints and the
             final model are fp32.
         seed: seeds model init of LoRA weights, dropout and the data order.

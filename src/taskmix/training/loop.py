@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import TaskmixError
+from ..models.precision import device_type, with_concrete_dtype
 from ..models.prepare import resolve_model_dir
 from ..progress import progress_bar
 from ..seeding import derive_seed
@@ -107,6 +108,7 @@ def train(
     from accelerate import Accelerator
 
     out_dir = Path(out_dir)
+    config = with_concrete_dtype(config, device_type(for_training=True))  # auto -> bf16 or fp32, before it is recorded
     model_dir = resolve_model_dir(model)
     data_file = prompts_path(data)
     check_mixture(data_file, config.label_loss)  # a bad mixture or eval task fails before the folder is touched
