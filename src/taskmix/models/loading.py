@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from ..config import DTYPE_SPELLINGS
 from ..errors import TaskmixError
 from ..fileio import sha256_file
 from .cache import ResultCache, default_cache_path
@@ -80,8 +81,8 @@ def load_model(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    asked = {"float32": "fp32", "bfloat16": "bf16"}.get(str(dtype).lower(), str(dtype).lower())
-    dtype_name = DTYPES.get(concrete_dtype(asked, "cpu"))
+    asked = str(dtype).lower()
+    dtype_name = DTYPES.get(concrete_dtype(DTYPE_SPELLINGS.get(asked, asked), "cpu"))
     if dtype_name is None:
         raise TaskmixError(f"unknown dtype {dtype!r} (use float32 or bfloat16)")
     if threads:
