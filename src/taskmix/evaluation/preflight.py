@@ -90,12 +90,13 @@ def prepare_eval(
     and return the loader that holds the tasks loaded for the checks: pass it to
     :func:`~taskmix.evaluation.runner.run_eval`. ``check_model=False`` skips the model
     (when it does not exist yet: the tuned model of an experiment)."""
+    if check_model:
+        check_model_spec(config.model)  # before the dtype: a missing model is the only line printed
     config = with_concrete_dtype(config, "cpu")  # auto -> bf16 or fp32: the output folder's key holds the one used
     if config.out:
         check_out_dir(config)
         check_out_folder(config.out)
     if check_model:
-        check_model_spec(config.model)
         check_context_length(config)
     load = caching_loader(config, loader)
     check_plan(plan_tasks(config, load), config)

@@ -79,11 +79,11 @@ def run_eval(
     """
     t0 = time.perf_counter()
     world = init_world()
+    if model is None:
+        check_model_spec(config.model)  # before the dtype: a missing model is the only line printed
     config = with_concrete_dtype(config, "cpu")  # auto -> bf16 or fp32 before the run is keyed
     if write:
         check_out_dir(config)
-    if model is None:
-        check_model_spec(config.model)
     planned = plan_tasks(config, loader)
     seed_configs = [replace(config, seed=seed) for seed in config.run_seeds]
     work = [(pt, [eval_examples(pt.task, c) for c in seed_configs]) for pt in planned]

@@ -108,10 +108,11 @@ def train(
     from accelerate import Accelerator
 
     out_dir = Path(out_dir)
-    config = with_concrete_dtype(config, device_type(for_training=True))  # auto -> bf16 or fp32, before it is recorded
     model_dir = resolve_model_dir(model)
     data_file = prompts_path(data)
     check_mixture(data_file, config.label_loss)  # a bad mixture or eval task fails before the folder is touched
+    # auto -> bf16 or fp32 before it is recorded; after the input checks, so a wrong path is the only line printed
+    config = with_concrete_dtype(config, device_type(for_training=True))
     check = ICLCheck(config) if config.eval_every else None
     identity = rundir.run_identity(str(model_dir.resolve()), rundir.file_sha256(data_file), config)
     accelerator = Accelerator(mixed_precision="no", cpu=not torch.cuda.is_available())
