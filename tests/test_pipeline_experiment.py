@@ -53,3 +53,30 @@ def test_cli_bad_config_is_one_line(tmp_path, capsys):
     bad = _write(tmp_path, "name: [unclosed\n")
     assert main(["run", str(bad)]) != 0
     assert "malformed YAML" in capsys.readouterr().err
+
+
+def test_run_dtype_overrides_training_and_every_evaluation(tmp_path, monkeypatch, capsys):
+    from taskmix.commands import run_cmd
+    from taskmix.pipeline.experiment import with_dtype
+
+    path = _write(tmp_path, "name: x\nbuild: {}\ntrain: {dtype: bf16}\neval: {tasks: [subj], dtype: bf16}\n")
+    cfg = with_dtype(load_experiment(path), "float32")
+    assert cfg.train_config().dtype == "fp32" and cfg.eval_config(cfg.model, "o").dtype == "fp32"
+    (tmp_path / "eval_only.yaml").write_text("name: x\neval: {tasks: [subj]}\n")
+    eval_only = with_dtype(load_experiment(tmp_path / "eval_only.yaml"), "auto")
+    assert eval_only.train is None and eval_only.eval_config(eval_only.model, "o").dtype == "auto"
+    with pytest.raises(ConfigError, match="dtype must be"):
+        with_dtype(cfg, "fp16")
+
+    # the command hands the overridden config to the run (and leaves the file's own alone without the flag)
+    seen = []
+    monkeypatch.setattr(run_cmd, "run_experiment", lambda c, evaluate: seen.append(c) or _Done())
+    assert main(["run", str(path), "--dtype", "auto", "--no-eval"]) == 0
+    assert main(["run", str(path), "--no-eval"]) == 0
+    assert [c.train_config().dtype for c in seen] == ["auto", "bf16"]
+    assert [c.eval_config(c.model, "o").dtype for c in seen] == ["auto", "bf16"]
+    assert main(["run", str(path), "--dtype", "fp16"]) == 2 and "invalid choice" in capsys.readouterr().err
+
+
+class _Done:
+    seconds, run_dir, report_html = 0.0, "runs/x", None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from ..pipeline.experiment import load_experiment
+from ..config import DTYPE_SPELLINGS
+from ..pipeline.experiment import load_experiment, with_dtype
 from ..pipeline.run import run_experiment
 
 
@@ -20,6 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-eval", action="store_true",
                    help="stop after training: no evaluation and no report (a later run without it evaluates, "
                         "reusing the stages that ran)")
+    p.add_argument("--dtype", choices=tuple(DTYPE_SPELLINGS),
+                   help="the dtype of training and of every evaluation, in place of the file's (e.g. auto for a "
+                        "bf16 experiment on a CPU without native bf16; its stages get new keys, the file's run is "
+                        "kept aside)")
     p.set_defaults(func=run)
 
 
@@ -27,6 +32,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_experiment(args.config)
     if args.out:
         cfg = replace(cfg, out=args.out)
+    if args.dtype:
+        cfg = with_dtype(cfg, args.dtype)
     result = run_experiment(cfg, evaluate=not args.no_eval)
     print(f"done in {result.seconds:.0f}s: {result.run_dir}")
     if result.report_html:

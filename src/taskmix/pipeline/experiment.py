@@ -198,6 +198,18 @@ class ExperimentConfig:
         return from_dict(EvalConfig, {"seed": self.seed, **self.eval, "model": model, "out": out}, where="experiment.eval")
 
 
+def with_dtype(cfg: ExperimentConfig, dtype: str) -> ExperimentConfig:
+    """``cfg`` with ``dtype`` (any spelling :func:`~taskmix.config.canonical_dtype` accepts)
+    as the dtype of its training and of its evaluations: e.g. ``auto`` for a bf16 experiment
+    on a machine without native bf16. The stages then have other keys than the file's run:
+    the runner keeps that run's outputs aside (``<stage>.previous-<key>``)."""
+    return replace(
+        cfg,
+        train=None if cfg.train is None else {**cfg.train, "dtype": dtype},
+        eval={**cfg.eval, "dtype": dtype},
+    )
+
+
 def load_experiment(path: str | Path) -> ExperimentConfig:
     """Read and validate an experiment YAML file (one-line errors naming the key)."""
     data = load_mapping(path, "experiment sections")
