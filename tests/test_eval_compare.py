@@ -131,3 +131,43 @@ def test_prompts_digest_is_what_a_run_was_shown_not_what_it_answered():
              for p in base.predictions]
     assert prompts_digest(run(moved, "base")) != prompts_digest(base)
     assert prompts_digest(run(base.predictions[:3], "base")) != prompts_digest(base)
+
+
+def test_runs_with_other_seed_lists_pair_on_the_seeds_both_evaluated(tmp_path, capsys):
+    base, tuned = two_seed_runs()
+    three = run(base.predictions, "base", seeds=[0, 1], dtype="bf16")
+    one = run([p for p in tuned.predictions if p.seed == 0], "tuned", seeds=[0], dtype="bf16")
+    (row,) = compare_runs(three, one, n_boot=200)
+    # seed 0 only: x right in both, y wrong in base and right in tuned
+    assert (row.n, row.acc_a, row.acc_b, row.diff) == (2, 0.5, 1.0, 0.5)
+    with pytest.raises(TaskmixError, match=r"share no seed \(0, 1 vs 2\)"):
+        compare_runs(three, run(tuned.predictions, "tuned", seeds=[2], dtype="bf16"))
+    write_run(tmp_path / "three", three, plots=False)
+    write_run(tmp_path / "one", one, plots=False)
+    assert main(["compare", str(tmp_path / "three"), str(tmp_path / "one")]) == 0
+    out = capsys.readouterr().out
+    assert "pairs come from the seeds both evaluated: 0\n" in out and "other dtypes" not in out
+    write_run(tmp_path / "fp32", run(one.predictions, "tuned", seeds=[0], dtype="fp32"), plots=False)
+    assert main(["compare", str(tmp_path / "one"), str(tmp_path / "fp32")]) == 0
+    out = capsys.readouterr().out
+    assert "note: the runs used other dtypes (bf16 vs fp32)" in out
+
+
+def test_agree_is_the_share_of_paired_queries_answered_alike_averaged_over_datasets():
+    # t1: base answers 0,0,1,1 and tuned 0,1,1,0 (2 of 4 alike); t2: all four alike
+    def preds(given, task):
+        return [Prediction(task=task, setting="s", example_uid=f"u{i}", correct=g == 0, answer=0, prediction=g,
+                           candidates=(" a", " b")) for i, g in enumerate(given)]
+    base = run(preds([0, 0, 1, 1], "t1") + preds([1, 0, 1, 0], "t2"))
+    tuned = run(preds([0, 1, 1, 0], "t1") + preds([1, 0, 1, 0], "t2"), "tuned")
+    rows = {r.task: r for r in compare_runs(base, tuned, n_boot=50)}
+    assert (rows["t1"].agree, rows["t2"].agree, rows["average"].agree) == (0.5, 1.0, 0.75)
+    # the same accuracy can hide changed answers: t1's accuracy is 50% in both runs
+    assert rows["t1"].diff == 0.0
+    generated = [Prediction(task="g", setting="s", example_uid=u, correct=False, target="x", generated=t)
+                 for u, t in (("a", "yes"), ("b", "no"))]
+    other = [Prediction(task="g", setting="s", example_uid=u, correct=False, target="x", generated=t)
+             for u, t in (("a", "yes"), ("b", "maybe"))]
+    (row,) = compare_runs(run(generated), run(other, "other"), n_boot=50)
+    assert row.agree == 0.5
+    assert "same %" in format_differences(tuple(rows.values()), "base", "tuned")

@@ -1,14 +1,17 @@
 """Compare two evaluation runs: accuracy and balanced-accuracy differences with paired
 cluster bootstrap intervals.
 
-Predictions pair up by (seed, task, setting, example uid), seeds pooled. Both runs must
-have been shown the same prompts (same prompt-shaping config, and every pair the same
-answer options, format, exemplar count and demonstration set); otherwise, or when
-nothing pairs, :func:`compare_runs` refuses in one line. For every (dataset, setting)
-the difference B - A has a 95% interval that resamples demonstration sets (clusters) and
-uses them for both runs; per setting, the average difference over datasets resamples
-them within each dataset (:func:`taskmix.evaluation.stats.paired_cluster_bootstrap`).
-With one query per demonstration set this is the per-example paired bootstrap.
+Predictions pair up by (seed, task, setting, example uid), seeds pooled; runs with other
+seed lists pair on the seeds both evaluated (a seed's prompts depend on that seed alone).
+Both runs must have been shown the same prompts (same prompt-shaping config, and every
+pair the same answer options, format, exemplar count and demonstration set); otherwise,
+or when nothing pairs, :func:`compare_runs` refuses in one line. For every (dataset,
+setting) the difference B - A has a 95% interval that resamples demonstration sets
+(clusters) and uses them for both runs; per setting, the average difference over datasets
+resamples them within each dataset (:func:`taskmix.evaluation.stats.paired_cluster_bootstrap`).
+With one query per demonstration set this is the per-example paired bootstrap. Beside
+the differences, each row says how often the two runs gave the same answer (``agree``):
+near 1 for the same model under another dtype or back-end, lower where tuning changed it.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ from ..seeding import derive_seed
 from .results import AVERAGE, PREDICTIONS_FILE, EvalRun, ordered, read_run
 from .stats import DEFAULT_BOOTSTRAP, Outcomes, balanced_accuracy, cluster_index, paired_cluster_bootstrap
 
-#: Config fields that shape the prompts: runs differing in one were shown other prompts.
+#: Config fields that shape the prompts: runs differing in one were shown other prompts
+#: (the seeds say which prompts a run holds; compare pairs the seeds two runs share).
 PROMPT_FIELDS = ("seed", "seeds", "k", "format", "block_size", "effective_block_size", "shared_demos", "max_examples", "eval_split",
                  "text_field", "label_field")
+#: The fields of :data:`PROMPT_FIELDS` that list a run's seeds (``seeds``, else ``seed``).
+SEED_FIELDS = ("seed", "seeds")
 #: Per-prediction fields that must agree between the two predictions of a pair.
 PAIR_FIELDS = ("answer", "target", "candidates", "format_name", "n_exemplars", "dropped_exemplars", "demo_set")
 
@@ -50,6 +56,7 @@ class Difference:
     bal_high: float | None = None
     clusters: int = 0
     no_interval: bool = False  # a dataset's queries all share one demonstration set (intervals -1 .. 1)
+    agree: float = 0.0  # share of the paired queries both runs answered alike (label index or generated text)
 
     @property
     def excludes_zero(self) -> bool:
@@ -61,13 +68,22 @@ class Difference:
                 and (self.bal_low > 0 or self.bal_high < 0))
 
 
+def run_seeds(run: EvalRun) -> tuple[int, ...]:
+    """The evaluation seeds of a run, from its config (``seeds``, else the one ``seed``)."""
+    return tuple(run.config.get("seeds") or (run.config.get("seed", 0),))
+
+
 def check_same_prompts(a: EvalRun, b: EvalRun) -> None:
-    """Refuse (one line) two runs whose configs differ in a prompt-shaping field."""
-    changed = [k for k in PROMPT_FIELDS if a.config.get(k) != b.config.get(k)]
+    """Refuse (one line) two runs whose configs differ in a prompt-shaping field other than
+    their seeds (pairs are matched by seed, and every pair is checked on its own)."""
+    changed = [k for k in PROMPT_FIELDS if k not in SEED_FIELDS and a.config.get(k) != b.config.get(k)]
     if changed:
         k = changed[0]
         raise TaskmixError(f"the runs were shown different prompts ({k}: {a.config.get(k)!r} vs {b.config.get(k)!r}); "
-                           "compare pairs two models evaluated with the same protocol and seeds")
+                           "compare pairs two models evaluated with the same protocol")
+    if not set(run_seeds(a)) & set(run_seeds(b)):
+        raise TaskmixError(f"the runs share no seed ({', '.join(map(str, run_seeds(a)))} vs "
+                           f"{', '.join(map(str, run_seeds(b)))}); compare pairs queries made with the same seed")
 
 
 def prompts_digest(run: EvalRun) -> str:
@@ -92,6 +108,11 @@ def _signature(p: Any) -> int:
     return hash(_shown(p))
 
 
+def _given(p: Any) -> Any:
+    """The answer a prediction gave: the label index, or the generated text."""
+    return p.prediction if p.prediction is not None else p.generated
+
+
 def _refuse_mismatch(a: EvalRun, q: Any) -> None:
     """The one-line refusal for a pair shown different prompts, naming the first field."""
     p = next(p for p in a.predictions if _pair_key(p) == _pair_key(q))
@@ -102,20 +123,20 @@ def _refuse_mismatch(a: EvalRun, q: Any) -> None:
 
 def _paired_cells(a: EvalRun, b: EvalRun) -> dict[tuple[str, str], list[tuple]]:
     """Per (task, setting), in A's order: sorted ``(seed, uid, correct A, correct B, answer,
-    demo_set)`` of every pair; refuses pairs that were not shown the same prompt."""
-    first: dict[tuple, tuple] = {}  # pair key -> (correct, answer, demo_set, signature): A is read once
+    demo_set, same answer)`` of every pair; refuses pairs that were not shown the same prompt."""
+    first: dict[tuple, tuple] = {}  # pair key -> (correct, answer, demo_set, signature, given): A is read once
     cells: dict[tuple[str, str], list[tuple]] = {}
     for p in a.predictions:
-        first[_pair_key(p)] = (p.correct, p.answer, p.demo_set, _signature(p))
+        first[_pair_key(p)] = (p.correct, p.answer, p.demo_set, _signature(p), _given(p))
         cells.setdefault((p.task, p.setting), [])
     for q in b.predictions:
         found = first.get(_pair_key(q))
         if found is None:
             continue
-        correct, answer, demo_set, signature = found
+        correct, answer, demo_set, signature, given = found
         if signature != _signature(q):
             _refuse_mismatch(a, q)
-        cells[(q.task, q.setting)].append((q.seed, q.example_uid, correct, q.correct, answer, demo_set))
+        cells[(q.task, q.setting)].append((q.seed, q.example_uid, correct, q.correct, answer, demo_set, given == _given(q)))
     cells = {k: sorted(v) for k, v in cells.items() if v}
     if not cells:
         raise TaskmixError("the runs share no scored example (pairs are matched by seed, task, setting and "
@@ -123,20 +144,30 @@ def _paired_cells(a: EvalRun, b: EvalRun) -> dict[tuple[str, str], list[tuple]]:
     return cells
 
 
-def _outcomes(rows: Sequence[tuple]) -> tuple[Outcomes, Outcomes]:
+@dataclass(frozen=True)
+class _PairedCell:
+    """One (dataset, setting)'s paired outcomes: A's and B's, and the share answered alike."""
+
+    a: Outcomes
+    b: Outcomes
+    agree: float
+
+
+def _paired_cell(rows: Sequence[tuple]) -> _PairedCell:
     import numpy as np
 
-    keys = [f"{seed}\x1f{demo}" if demo else f"\x1e{i}" for i, (seed, _, _, _, _, demo) in enumerate(rows)]
+    keys = [f"{seed}\x1f{demo}" if demo else f"\x1e{i}" for i, (seed, _, _, _, _, demo, _) in enumerate(rows)]
     clusters = cluster_index(keys)
     classified = all(r[4] is not None for r in rows)
     answers = np.array([r[4] for r in rows], dtype=np.int64) if classified else None
     ca = np.array([r[2] for r in rows], dtype=float)
     cb = np.array([r[3] for r in rows], dtype=float)
-    return Outcomes(ca, clusters, answers), Outcomes(cb, clusters, answers)
+    agree = sum(r[6] for r in rows) / len(rows)
+    return _PairedCell(Outcomes(ca, clusters, answers), Outcomes(cb, clusters, answers), agree)
 
 
-def _difference(task: str, setting: str, groups: Sequence[tuple[Outcomes, Outcomes]], seed: int, n_boot: int) -> Difference:
-    ga, gb = [a for a, _ in groups], [b for _, b in groups]
+def _difference(task: str, setting: str, cells: Sequence[_PairedCell], seed: int, n_boot: int) -> Difference:
+    ga, gb = [c.a for c in cells], [c.b for c in cells]
     d, lo, hi = paired_cluster_bootstrap(ga, gb, seed, n_boot)
     none = any(a.one_block for a in ga)
     if none:  # one demonstration set: no spread between sets to resample
@@ -144,7 +175,7 @@ def _difference(task: str, setting: str, groups: Sequence[tuple[Outcomes, Outcom
     acc_a = sum(float(a.correct.mean()) for a in ga) / len(ga)
     acc_b = sum(float(b.correct.mean()) for b in gb) / len(gb)
     bal: dict[str, Any] = {}
-    cls = [(a, b) for a, b in groups if a.answers is not None]
+    cls = [(a, b) for a, b in zip(ga, gb) if a.answers is not None]
     if cls:
         bd, blo, bhi = paired_cluster_bootstrap([a for a, _ in cls], [b for _, b in cls], seed, n_boot, balanced=True)
         if none:
@@ -153,7 +184,8 @@ def _difference(task: str, setting: str, groups: Sequence[tuple[Outcomes, Outcom
                    bal_b=sum(balanced_accuracy(b.correct, b.answers) for _, b in cls) / len(cls),
                    bal_diff=bd, bal_low=blo, bal_high=bhi)
     return Difference(task, setting, sum(len(a) for a in ga), acc_a, acc_b, d, lo, hi,
-                      clusters=sum(a.n_clusters for a in ga), no_interval=none, **bal)
+                      clusters=sum(a.n_clusters for a in ga), no_interval=none,
+                      agree=sum(c.agree for c in cells) / len(cells), **bal)
 
 
 #: Pooled rows :func:`compare_runs` can add: name -> the settings averaged together.
@@ -172,11 +204,11 @@ def compare_runs(a: EvalRun, b: EvalRun, seed: int = 0, n_boot: int = DEFAULT_BO
     check_same_prompts(a, b)
     cells = _paired_cells(a, b)
     rows: list[Difference] = []
-    per_setting: dict[str, list[tuple[Outcomes, Outcomes]]] = {}
+    per_setting: dict[str, list[_PairedCell]] = {}
     for (task, setting), pairs in cells.items():
-        pair = _outcomes(pairs)
-        rows.append(_difference(task, setting, [pair], derive_seed(seed, task, setting) % 2**32, n_boot))
-        per_setting.setdefault(setting, []).append(pair)
+        cell = _paired_cell(pairs)
+        rows.append(_difference(task, setting, [cell], derive_seed(seed, task, setting) % 2**32, n_boot))
+        per_setting.setdefault(setting, []).append(cell)
     for setting, groups in per_setting.items():
         if len(groups) >= 2:
             rows.append(_difference(AVERAGE, setting, groups, derive_seed(seed, AVERAGE, setting) % 2**32, n_boot))
@@ -252,16 +284,17 @@ def format_differences(rows: tuple[Difference, ...], name_a: str, name_b: str) -
     setting (:func:`describe`)."""
     if not rows:
         return "no (dataset, setting) pair was scored by both runs\n"
-    head = (f"{'dataset':<32} {'setting':<16} {'n':>5} {'A %':>6} {'B %':>6} {'B-A (pp) [95% CI]':>26}"
+    head = (f"{'dataset':<32} {'setting':<16} {'n':>5} {'A %':>6} {'B %':>6} {'same %':>6} {'B-A (pp) [95% CI]':>26}"
             f" {'bal. B-A (pp) [95% CI]':>28}")
     lines = [f"A = {name_a}", f"B = {name_b}", ""] + describe(rows, "A", "B") + ["", head, "-" * len(head)]
     for r in rows:
         mark = " *" if r.excludes_zero else "  "
         bal = "" if r.bal_diff is None else f"{interval_text(r, True):>26}" + (" *" if r.bal_excludes_zero else "")
         lines.append(
-            f"{r.task:<32} {r.setting:<16} {r.n:>5} {100 * r.acc_a:>6.1f} {100 * r.acc_b:>6.1f} "
+            f"{r.task:<32} {r.setting:<16} {r.n:>5} {100 * r.acc_a:>6.1f} {100 * r.acc_b:>6.1f} {100 * r.agree:>6.1f} "
             f"{interval_text(r):>24}{mark} {bal}".rstrip()
         )
+    lines.append("same %: the share of paired queries both runs answered alike")
     if any(r.excludes_zero or r.bal_excludes_zero for r in rows):
         lines.append("* the 95% paired bootstrap interval excludes 0")
     return "\n".join(lines) + "\n"
