@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dtype_agreement: error: {e}", file=sys.stderr)
         return 2
     results_file = Path(args.eval_out) / "results.json"
-    timing = json.loads(results_file.read_text())["timing"]
+    timing = dict(run.timing)
     finished = datetime.fromtimestamp(results_file.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     prompts = len(run.predictions)
     same = sum(r.agree * r.n for r in rows if r.task != "average") / sum(r.n for r in rows if r.task != "average")

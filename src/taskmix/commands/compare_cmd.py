@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..evaluation.compare import compare_folders, format_differences, run_seeds
+from ..evaluation.compare import compare_folders, format_differences
 from ..evaluation.config import OUTPUT_ONLY_FIELDS
 
 
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if a.config.get("dtype") != b.config.get("dtype"):
         print(f"note: the runs used other dtypes ({a.config.get('dtype')} vs {b.config.get('dtype')}); the dtype alone "
               "changes some answers (README, Precision), so compare two models evaluated in one dtype (--dtype)")
-    seeds_a, seeds_b = run_seeds(a), run_seeds(b)
+    seeds_a, seeds_b = a.run_seeds, b.run_seeds
     if set(seeds_a) != set(seeds_b):
         shared = ", ".join(str(s) for s in seeds_a if s in seeds_b)
         print(f"note: the runs evaluated other seeds; pairs come from the seeds both evaluated: {shared}")

@@ -68,11 +68,6 @@ class Difference:
                 and (self.bal_low > 0 or self.bal_high < 0))
 
 
-def run_seeds(run: EvalRun) -> tuple[int, ...]:
-    """The evaluation seeds of a run, from its config (``seeds``, else the one ``seed``)."""
-    return tuple(run.config.get("seeds") or (run.config.get("seed", 0),))
-
-
 def check_same_prompts(a: EvalRun, b: EvalRun) -> None:
     """Refuse (one line) two runs whose configs differ in a prompt-shaping field other than
     their seeds (pairs are matched by seed, and every pair is checked on its own)."""
@@ -81,9 +76,9 @@ def check_same_prompts(a: EvalRun, b: EvalRun) -> None:
         k = changed[0]
         raise TaskmixError(f"the runs were shown different prompts ({k}: {a.config.get(k)!r} vs {b.config.get(k)!r}); "
                            "compare pairs two models evaluated with the same protocol")
-    if not set(run_seeds(a)) & set(run_seeds(b)):
-        raise TaskmixError(f"the runs share no seed ({', '.join(map(str, run_seeds(a)))} vs "
-                           f"{', '.join(map(str, run_seeds(b)))}); compare pairs queries made with the same seed")
+    if not set(a.run_seeds) & set(b.run_seeds):
+        raise TaskmixError(f"the runs share no seed ({', '.join(map(str, a.run_seeds))} vs "
+                           f"{', '.join(map(str, b.run_seeds))}); compare pairs queries made with the same seed")
 
 
 def prompts_digest(run: EvalRun) -> str:

@@ -203,6 +203,11 @@ class EvalRun:
     timing: tuple[tuple[str, float], ...] = ()
     notes: tuple[str, ...] = ()
 
+    @property
+    def run_seeds(self) -> tuple[int, ...]:
+        """The seeds evaluated (as :attr:`EvalConfig.run_seeds`: ``seeds``, else the one ``seed``)."""
+        return tuple(self.config.get("seeds") or (self.config.get("seed", 0),))
+
     def score(self, task: str, setting: str) -> Score:
         for s in self.scores + self.averages:
             if s.task == task and s.setting == setting:
